@@ -1,0 +1,1 @@
+"""The ablation harness: data, training, measurement, metrics, suites, results and report."""

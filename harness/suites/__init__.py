@@ -1,0 +1,20 @@
+"""Declarative suites (Tables 1-3, Figure 8), scale presets and the runner that fills the store."""
+
+from harness.suites.runner import PlannedRun, execute_run, plan_runs, run_suites
+from harness.suites.scales import SCALES, Scale, get_scale
+from harness.suites.tables import SUITES, Cell, Suite, get_suites, run_id
+
+__all__ = [
+    "SCALES",
+    "SUITES",
+    "Cell",
+    "PlannedRun",
+    "Scale",
+    "Suite",
+    "execute_run",
+    "get_scale",
+    "get_suites",
+    "plan_runs",
+    "run_id",
+    "run_suites",
+]

@@ -1,0 +1,175 @@
+"""Decode or render a source once per resolution into a cached .npy, then memory-map it.
+
+Cache files live in `cache_dir` (argument) or $HARNESS_CACHE_DIR or
+~/.cache/stylegan2-ablations/datasets, as `<slug>-<resolution>-<key>.npy` with a `.json` beside it
+holding the DatasetInfo. The key hashes the source's identity (paths with sizes and mtimes, or
+package versions), the resolution, the content height, Pillow's version and CACHE_FORMAT_VERSION,
+so any change to the input or to the decoding makes a fresh cache. Both files are written
+atomically; a concurrent builder of the same key writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import PIL
+
+from harness.data.checks import SKIPPED_NAMES_KEPT, DatasetError, SkipLog
+from harness.data.dataset import DatasetInfo, ImageDataset, empty_dataset_error
+
+CACHE_FORMAT_VERSION = 1
+DEFAULT_CACHE_DIR = Path("~/.cache/stylegan2-ablations/datasets")
+_HASH_CHUNK_BYTES = 64 << 20
+
+log = logging.getLogger(__name__)
+
+
+class ImageSource(Protocol):
+    """What open_dataset needs from a folder, ZIP, LMDB or built-in dataset."""
+
+    name: str          # short name for DatasetInfo.name
+    source: str        # what the user asked for, resolved (absolute path or built-in spec)
+    licence: str
+    attribution: str
+    looked_for: str    # for the empty-dataset error: what kind of files were searched
+
+    def identity(self) -> dict[str, Any]:
+        """JSON-able description of the input bytes; it changes whenever the images may."""
+
+    def max_images(self) -> int:
+        """How many images iter_images yields at most (the count before any skipping)."""
+
+    def iter_images(self, resolution: int, content_height: int | None,
+                    skips: SkipLog) -> Iterator[np.ndarray]:
+        """Yield uint8 images [3, H, W] or chunks [k, 3, H, W] in a fixed order; bad ones go to skips."""
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike | None) -> Path:
+    chosen = cache_dir if cache_dir is not None else os.environ.get("HARNESS_CACHE_DIR") or DEFAULT_CACHE_DIR
+    return Path(chosen).expanduser()
+
+
+def cache_key(source: ImageSource, resolution: int, content_height: int | None) -> str:
+    description = {"format": CACHE_FORMAT_VERSION, "identity": source.identity(), "resolution": resolution,
+                   "content_height": content_height, "pillow": PIL.__version__}
+    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def cache_paths(cache_dir: Path, source: ImageSource, resolution: int,
+                content_height: int | None) -> tuple[Path, Path]:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", source.name).strip("-")[:60] or "dataset"
+    stem = f"{slug}-{resolution}-{cache_key(source, resolution, content_height)}"
+    return cache_dir / f"{stem}.npy", cache_dir / f"{stem}.json"
+
+
+def array_content_hash(images: np.ndarray) -> str:
+    """sha256 of 'uint8[N,3,H,W]' followed by the array's bytes in C order, read in chunks."""
+    digest = hashlib.sha256(f"uint8{list(images.shape)}".replace(" ", "").encode())
+    rows_per_chunk = max(1, _HASH_CHUNK_BYTES // max(1, images[0].nbytes if len(images) else 1))
+    for start in range(0, images.shape[0], rows_per_chunk):
+        digest.update(np.ascontiguousarray(images[start:start + rows_per_chunk]).tobytes())
+    return digest.hexdigest()
+
+
+def _fsync_replace(temporary: Path, final: Path) -> None:
+    with open(temporary, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, final)
+
+
+def _write_json_atomically(path: Path, record: dict[str, Any]) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(handle, "w") as out:
+        json.dump(record, out, indent=1, sort_keys=True)
+    _fsync_replace(Path(temporary), path)
+
+
+def _temporary_npy(directory: Path, prefix: str) -> Path:
+    handle, name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".npy.tmp")
+    os.close(handle)
+    return Path(name)
+
+
+def _write_images(source: ImageSource, resolution: int, content_height: int | None, skips: SkipLog,
+                  npy_path: Path) -> int:
+    """Stream the source's images into a temporary .npy and move it to npy_path; returns N."""
+    capacity = source.max_images()
+    shape = (3, resolution, resolution)
+    scratch = _temporary_npy(npy_path.parent, npy_path.name)
+    try:
+        filled = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint8,
+                                           shape=(max(capacity, 1), *shape))
+        count = 0
+        for images in source.iter_images(resolution, content_height, skips):
+            chunk = images[None] if images.ndim == 3 else images
+            if count + len(chunk) > capacity or chunk.shape[1:] != shape or chunk.dtype != np.uint8:
+                raise RuntimeError(f"source {source.source!r} yielded {chunk.dtype} {list(chunk.shape)} "
+                                   f"after {count} images: beyond its {capacity} or not uint8 [k, *{shape}]")
+            filled[count:count + len(chunk)] = chunk
+            count += len(chunk)
+        if count == 0:
+            raise empty_dataset_error(source.source, source.looked_for, skips.names)
+        if count < capacity:  # skipped images: copy the filled rows into a file of the right length
+            compact_path = _temporary_npy(npy_path.parent, npy_path.name)
+            compact = np.lib.format.open_memmap(compact_path, mode="w+", dtype=np.uint8,
+                                                shape=(count, *shape))
+            compact[:] = filled[:count]
+            compact.flush()
+            del compact, filled
+            scratch.unlink()
+            scratch = compact_path
+        else:
+            filled.flush()
+            del filled
+        _fsync_replace(scratch, npy_path)
+        return count
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def _load_cached(npy_path: Path, json_path: Path) -> ImageDataset | None:
+    """The cached dataset, or None when either file is missing or they disagree."""
+    if not (npy_path.exists() and json_path.exists()):
+        return None
+    try:
+        info = DatasetInfo.from_dict(json.loads(json_path.read_text()))
+        return ImageDataset(np.load(npy_path, mmap_mode="r"), info)
+    except (OSError, ValueError, TypeError) as error:
+        log.warning("ignoring unreadable dataset cache %s: %s", npy_path, error)
+        return None
+
+
+def open_cached(source: ImageSource, resolution: int, *, cache_dir: str | os.PathLike | None,
+                skip_bad: bool, content_height: int | None) -> ImageDataset:
+    """Load the source's cache for this resolution, building it first if needed."""
+    directory = resolve_cache_dir(cache_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    npy_path, json_path = cache_paths(directory, source, resolution, content_height)
+    dataset = _load_cached(npy_path, json_path)
+    if dataset is None:
+        log.info("building dataset cache %s from %s", npy_path, source.source)
+        skips = SkipLog(skip_bad)
+        count = _write_images(source, resolution, content_height, skips, npy_path)
+        images = np.load(npy_path, mmap_mode="r")
+        info = DatasetInfo(name=source.name, source=source.source, resolution=resolution, num_images=count,
+                           num_skipped=len(skips.names), content_hash=array_content_hash(images),
+                           licence=source.licence, attribution=source.attribution,
+                           skipped_files=tuple(skips.names[:SKIPPED_NAMES_KEPT]),
+                           content_height=content_height)
+        _write_json_atomically(json_path, info.to_dict())
+        dataset = ImageDataset(images, info)
+    if dataset.info.num_skipped and not skip_bad:
+        raise DatasetError(
+            f"the cache {npy_path} of {source.source!r} was built with skip_bad=True and skips "
+            f"{dataset.info.num_skipped} bad images, e.g. {list(dataset.info.skipped_files)}; pass "
+            f"skip_bad=True to use it, or fix those files")
+    return dataset

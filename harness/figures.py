@@ -1,0 +1,289 @@
+"""The report's figures: seaborn/matplotlib plots rendered to PNG bytes for data: URIs.
+
+Every function takes the loader's DataFrames and returns PNG bytes, or None when the data it
+needs was not measured (the report then says so). Figures are drawn on `matplotlib.figure.Figure`
+objects with the Agg canvas (no pyplot, no global backend or style state).
+"""
+
+import base64
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.findings import figure8_runs, run_shares
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DPI = 90
+
+
+def data_uri(png: bytes) -> str:
+    """PNG bytes -> 'data:image/png;base64,...' (raises ValueError for anything but a PNG)."""
+    if not png.startswith(PNG_SIGNATURE):
+        raise ValueError("data_uri expects PNG bytes (missing PNG signature)")
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def png_file_uri(path: Path | str) -> str | None:
+    """A run's PNG (sample grid, real-image grid) as a data: URI; None when missing or not a PNG."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    png = path.read_bytes()
+    return data_uri(png) if png.startswith(PNG_SIGNATURE) else None
+
+
+def _new_figure(width: float, height: float, rows: int = 1, columns: int = 1):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
+    return figure, axes
+
+
+def _to_png(figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    return buffer.getvalue()
+
+
+def _style():
+    import seaborn as sns
+
+    return sns.axes_style("whitegrid")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def figure8_areas(results: pd.DataFrame, stats: pd.DataFrame) -> bytes | None:
+    """Figure 8: stacked per-resolution ToRGB shares (percent) over training, (a) E and (b) F."""
+    import seaborn as sns
+
+    runs = figure8_runs(results)
+    panels = [(config, run_shares(stats, runs[config])) for config in ("E", "F") if config in runs]
+    panels = [(config, shares) for config, shares in panels if not shares.empty]
+    if not panels:
+        return None
+    with _style():
+        figure, axes = _new_figure(4.2 * len(panels), 3.2, 1, len(panels))
+        for ax, (config, shares) in zip(axes[0], panels, strict=True):
+            resolutions = list(shares.columns[1:])
+            ax.stackplot(
+                shares["kimg"].to_numpy(dtype=float),
+                [100 * shares[res].to_numpy(dtype=float) for res in resolutions],
+                labels=[f"{res}x{res}" for res in resolutions],
+                colors=sns.color_palette("mako", len(resolutions)),
+            )
+            ax.set(
+                title=f"config {config}",
+                xlabel="training progress (kimg)",
+                ylabel="contribution (%)",
+                ylim=(0, 100),
+            )
+            ax.legend(title="resolution", fontsize="small", loc="upper left", reverse=True)
+        return _to_png(figure)
+
+
+def _cell_label(cell) -> str:
+    return (
+        f"{cell['row']} | {cell['subcolumn']}" if isinstance(cell.get("subcolumn"), str) else str(cell["row"])
+    )
+
+
+def metric_bars(results: pd.DataFrame, table: str, metrics=("fid", "ppl")) -> bytes | None:
+    """Bars of each metric per configuration, one panel per metric x dataset column; error bars are
+    the std across repeats."""
+    import seaborn as sns
+
+    if results.empty:
+        return None
+    cells = results[results["table"] == table]
+    panels = []
+    for metric in metrics:
+        if metric not in cells:
+            continue
+        for column, group in cells.groupby("column", sort=False):
+            measured = group[group[metric].map(_finite)]
+            if not measured.empty:
+                panels.append((metric, column, measured))
+    if not panels:
+        return None
+    with _style():
+        figure, axes = _new_figure(4.0 * len(panels), 3.4, 1, len(panels))
+        for ax, (metric, column, measured) in zip(axes[0], panels, strict=True):
+            labels = [_cell_label(cell) for _, cell in measured.iterrows()]
+            values = measured[metric].astype(float).to_numpy()
+            stds = measured.get(f"{metric}_std", pd.Series(np.nan, index=measured.index))
+            stds = np.array([std if _finite(std) else 0.0 for std in stds], dtype=float)
+            sns.barplot(x=labels, y=values, hue=labels, palette="crest", legend=False, ax=ax)
+            ax.errorbar(range(len(values)), values, yerr=stds, fmt="none", ecolor="black", capsize=3)
+            ax.set(title=f"{metric.upper()} on {column}", ylabel=metric.upper())
+            ax.tick_params(axis="x", labelrotation=60 if table == "table2" else 0, labelsize="small")
+        return _to_png(figure)
+
+
+def cost_bars(results: pd.DataFrame) -> bytes | None:
+    """Training images/s and energy per thousand images (kJ) of every run, by configuration."""
+    import seaborn as sns
+
+    if results.empty:
+        return None
+    runs = results.drop_duplicates("run")
+    panels = []
+    for column, label, scale in (
+        ("img_per_s", "training img/s", 1.0),
+        ("energy_j_per_kimg", "kJ / kimg", 1e-3),
+    ):
+        if column in runs:
+            measured = runs[runs[column].map(_finite)]
+            if not measured.empty:
+                panels.append((column, label, scale, measured))
+    if not panels:
+        return None
+    with _style():
+        figure, axes = _new_figure(5.0 * len(panels), 3.6, 1, len(panels))
+        for ax, (column, label, scale, measured) in zip(axes[0], panels, strict=True):
+            labels = [f"{cell['config']} @ {cell['column']}" for _, cell in measured.iterrows()]
+            sns.barplot(
+                x=labels,
+                y=measured[column].astype(float).to_numpy() * scale,
+                hue=labels,
+                palette="flare",
+                legend=False,
+                ax=ax,
+            )
+            ax.set(title=label, ylabel=label)
+            ax.tick_params(axis="x", labelrotation=60, labelsize="small")
+        return _to_png(figure)
+
+
+def droplet_figure(results: pd.DataFrame, stats: pd.DataFrame) -> bytes | None:
+    """The droplet statistic over training per run, coloured AdaIN vs demod (Fig. 1's artifact)."""
+    import seaborn as sns
+
+    if stats.empty or "droplet" not in stats or results.empty or "config_style_block" not in results:
+        return None
+    blocks = results.drop_duplicates("run").set_index("run")[["config_style_block", "config"]]
+    ticks = stats.dropna(subset=["droplet"]).merge(blocks, left_on="run", right_index=True, how="inner")
+    ticks = ticks[ticks["config_style_block"].isin(["adain", "demod"])]
+    if ticks.empty:
+        return None
+    final = ticks.groupby("run", sort=False).tail(1)
+    with _style():
+        figure, axes = _new_figure(9.0, 3.4, 1, 2)
+        sns.lineplot(
+            data=ticks,
+            x="kimg",
+            y="droplet",
+            hue="config_style_block",
+            units="run",
+            estimator=None,
+            ax=axes[0][0],
+        )
+        axes[0][0].set(
+            title="droplet statistic over training",
+            xlabel="kimg",
+            ylabel="share of |activation| in top 1% pixels",
+        )
+        sns.stripplot(
+            data=final,
+            x="config_style_block",
+            y="droplet",
+            hue="config_style_block",
+            size=8,
+            legend=False,
+            ax=axes[0][1],
+            order=["adain", "demod"],
+        )
+        axes[0][1].set(title="at the end of training", xlabel="style block", ylabel="droplet statistic")
+        return _to_png(figure)
+
+
+def ppl_histograms(results: pd.DataFrame) -> bytes | None:
+    """Figure 5: histograms of per-image path lengths with and without path length regularisation."""
+    import seaborn as sns
+
+    if results.empty or "ppl_distances_file" not in results:
+        return None
+    frames = []
+    for _, run in results.drop_duplicates("run").iterrows():
+        path = run.get("ppl_distances_file")
+        if not isinstance(path, str) or not Path(path).is_file():
+            continue
+        distances = np.load(path, allow_pickle=False).astype(float).ravel()
+        distances = distances[np.isfinite(distances)]
+        if distances.size == 0:
+            continue
+        low, high = np.percentile(distances, [1, 99])  # the metric drops the same tails
+        weight = run.get("config_pl_weight")
+        regularised = "with path length reg." if _finite(weight) and weight > 0 else "without"
+        kept = distances[(distances >= low) & (distances <= high)]
+        frames.append(pd.DataFrame({"path length": kept, "config": f"{run['config']} ({regularised})"}))
+    if not frames:
+        return None
+    data = pd.concat(frames, ignore_index=True)
+    with _style():
+        figure, axes = _new_figure(6.0, 3.4)
+        sns.histplot(
+            data=data,
+            x="path length",
+            hue="config",
+            stat="density",
+            common_norm=False,
+            element="step",
+            ax=axes[0][0],
+        )
+        axes[0][0].set(title="per-image path length (Figure 5)")
+        return _to_png(figure)
+
+
+def _heatmap_runs(results: pd.DataFrame) -> list[tuple[str, Path]]:
+    """One AdaIN and one demod run with feature maps, preferring Table 1's A and B."""
+    chosen = []
+    if results.empty or "config_style_block" not in results:
+        return chosen
+    ordered = results.drop_duplicates("run").sort_values(
+        by="config", key=lambda configs: configs.map({"A": 0, "B": 1}).fillna(2)
+    )
+    for block in ("adain", "demod"):
+        for _, run in ordered[ordered["config_style_block"] == block].iterrows():
+            path = Path(str(run.get("run_dir"))) / "figures" / "feature_maps.npy"
+            if path.is_file():
+                chosen.append((f"{run['config']} ({block})", path))
+                break
+    return chosen
+
+
+def feature_map_heatmaps(results: pd.DataFrame, max_maps: int = 4) -> bytes | None:
+    """Figure 1-style heat maps of mean |activation| of an AdaIN and a demod generator's feature maps."""
+    import seaborn as sns
+
+    runs = [(label, np.load(path, allow_pickle=False)) for label, path in _heatmap_runs(results)]
+    runs = [(label, maps if maps.ndim == 3 else maps[None]) for label, maps in runs if maps.ndim in (2, 3)]
+    if not runs:
+        return None
+    columns = min(max_maps, max(maps.shape[0] for _, maps in runs))
+    with _style():
+        figure, axes = _new_figure(2.4 * columns, 2.4 * len(runs), len(runs), columns)
+        for row, (label, maps) in enumerate(runs):
+            for index in range(columns):
+                ax = axes[row][index]
+                ax.set_axis_off()
+                if index < maps.shape[0]:
+                    sns.heatmap(
+                        maps[index],
+                        cmap="magma",
+                        cbar=False,
+                        square=True,
+                        xticklabels=False,
+                        yticklabels=False,
+                        ax=ax,
+                    )
+                    ax.set_title(f"{label} map {index}", fontsize="small")
+        return _to_png(figure)

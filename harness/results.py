@@ -1,0 +1,455 @@
+"""The results store and its one DataFrame loader (docs/architecture.md, "the run directory").
+
+Layout: `<root>/<suite>/suite.json` lists the suite's cells (table, row, column, config, dataset
+source, `run` = run folder relative to `<root>`); a run trained for several suites lives under the
+first of them. `load_results` returns one row per cell with the metrics of the snapshot with the
+lowest FID (the paper's choice, Table 1 caption), `load_metric_rows` / `load_stats` the long tables
+behind the curves, and `merge_results` unions stores written on several machines.
+
+A corrupt file raises `ResultsError` naming it; the loaders turn that into a warning and an
+`error` column for the one run, so one bad run never hides the others.
+"""
+
+import json
+import math
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from harness.io import write_json_atomic, write_jsonl_atomic
+
+METRICS = ("fid", "kid", "pr", "ppl")
+# Files whose presence marks a folder as a run directory.
+RUN_MARKERS = ("config.json", "options.json", "summary.json", "stats.jsonl", "metrics.jsonl")
+
+
+class ResultsError(ValueError):
+    """A results file that cannot be read; the message names the file and what to do."""
+
+
+def read_json(path: Path) -> dict:
+    """Parse one JSON object from `path`; a corrupt or non-object file raises ResultsError."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ResultsError(f"{path}: corrupt JSON ({error}); delete or re-create the file") from error
+    if not isinstance(value, dict):
+        raise ResultsError(f"{path}: expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def read_json_lines(path: Path) -> list[dict]:
+    """Parse a JSON-lines file. A torn last line (no trailing newline: an interrupted append) is
+    skipped with a warning; any other bad line raises ResultsError naming file and line."""
+    text = Path(path).read_text(encoding="utf-8")
+    lines = text.split("\n")
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            if number == len(lines) and not text.endswith("\n"):
+                warnings.warn(f"{path}:{number}: skipping a torn last line ({error})", stacklevel=2)
+                continue
+            raise ResultsError(f"{path}:{number}: corrupt JSON line ({error})") from error
+        if not isinstance(row, dict):
+            raise ResultsError(f"{path}:{number}: expected a JSON object, found {type(row).__name__}")
+        rows.append(row)
+    return rows
+
+
+def _optional_json(path: Path) -> dict:
+    return read_json(path) if path.exists() else {}
+
+
+def _optional_lines(path: Path) -> list[dict]:
+    return read_json_lines(path) if path.exists() else []
+
+
+def run_is_finished(run_dir: Path | str) -> bool:
+    """True when the run's summary.json (written last by training) says done: true."""
+    summary = Path(run_dir) / "summary.json"
+    return summary.exists() and read_json(summary).get("done") is True
+
+
+def images_shown(run_dir: Path | str) -> float:
+    """Training images a run has seen: summary.json's count, else the last tick's kimg * 1000."""
+    run_dir = Path(run_dir)
+    summary = _optional_json(run_dir / "summary.json")
+    if summary.get("images_shown") is not None:
+        return float(summary["images_shown"])
+    if summary.get("kimg") is not None:
+        return float(summary["kimg"]) * 1000
+    ticks = _optional_lines(run_dir / "stats.jsonl")
+    kimgs = [tick["kimg"] for tick in ticks if isinstance(tick.get("kimg"), int | float)]
+    return max(kimgs, default=0.0) * 1000
+
+
+def load_suites(root: Path | str = "results") -> list[dict]:
+    """Every `<root>/<suite>/suite.json`, sorted by suite name; a corrupt one is skipped with a warning."""
+    suites = []
+    for path in sorted(Path(root).glob("*/suite.json")):
+        try:
+            suite = read_json(path)
+            if not isinstance(suite.get("cells"), list):
+                raise ResultsError(f"{path}: 'cells' must be a list of cell objects")
+        except ResultsError as error:
+            warnings.warn(f"skipping suite: {error}", stacklevel=2)
+            continue
+        suite.setdefault("suite", path.parent.name)
+        suites.append(suite)
+    return suites
+
+
+def resolve_run(root: Path | str, run: str) -> Path:
+    """The run folder a cell's `run` names, checked to stay inside the store."""
+    root = Path(root).resolve()
+    path = (root / run).resolve()
+    if Path(run).is_absolute() or root not in path.parents:
+        raise ResultsError(f"run path {run!r} must be relative to the results root and stay inside it")
+    return path
+
+
+def find_run_dirs(root: Path | str = "results") -> list[Path]:
+    """Every run directory `<root>/<suite>/<run-id>/` (a folder holding any of RUN_MARKERS)."""
+    return sorted(
+        path
+        for path in Path(root).glob("*/*")
+        if path.is_dir() and any((path / marker).exists() for marker in RUN_MARKERS)
+    )
+
+
+def select_metrics(rows: list[dict]) -> dict:
+    """The reported metrics of one run from its metrics.jsonl rows.
+
+    The snapshot is the one with the lowest FID (the latest one when no FID was measured); each
+    metric takes its last row at that snapshot, else its last row at its own latest snapshot.
+    Returns flat columns: snapshot_kimg, fid, fid_std, ..., <metric>_snapshot_kimg.
+    """
+    fid_by_snapshot = {row["snapshot_kimg"]: row for row in rows if row.get("metric") == "fid"}
+    if fid_by_snapshot:
+        best = min(fid_by_snapshot, key=lambda kimg: (fid_by_snapshot[kimg]["value"], kimg))
+    else:
+        best = max((row["snapshot_kimg"] for row in rows if "snapshot_kimg" in row), default=None)
+    selected: dict = {"snapshot_kimg": best}
+    chosen_rows = []
+    for metric in METRICS:
+        mine = [row for row in rows if row.get("metric") == metric]
+        at_best = [row for row in mine if row.get("snapshot_kimg") == best]
+        latest = max((row.get("snapshot_kimg", -1) for row in mine), default=None)
+        pick = (at_best or [row for row in mine if row.get("snapshot_kimg", -1) == latest] or [None])[-1]
+        selected[f"{metric}_snapshot_kimg"] = pick.get("snapshot_kimg") if pick else None
+        if pick is not None:
+            chosen_rows.append(pick)
+        selected.update(_metric_columns(metric, pick))
+    networks = sorted({str(row.get("feature_network")) for row in chosen_rows})
+    selected["feature_network"] = ", ".join(networks) if networks else None
+    # A row without the flag cannot claim comparability with the paper's numbers.
+    selected["comparable"] = (
+        all(row.get("comparable_to_published") is True for row in chosen_rows) if chosen_rows else None
+    )
+    return selected
+
+
+def _metric_columns(metric: str, row: dict | None) -> dict:
+    row = row or {}
+    if metric == "pr":
+        return {
+            "precision": row.get("precision", row.get("value")),
+            "precision_std": row.get("precision_std"),
+            "recall": row.get("recall"),
+            "recall_std": row.get("recall_std"),
+            "pr_feature_network": row.get("feature_network"),
+        }
+    columns = {
+        metric: row.get("value"),
+        f"{metric}_std": row.get("std"),
+        f"{metric}_repeats": row.get("repeats"),
+        f"{metric}_values": row.get("values"),
+        f"{metric}_feature_network": row.get("feature_network"),
+    }
+    if metric == "fid":
+        columns["fid_num_samples"] = row.get("num_samples")
+    if metric == "ppl":
+        columns["ppl_distances_file"] = row.get("distances_file")
+    return columns
+
+
+def _environment_columns(env: dict) -> dict:
+    # Accepts both the flat contract ({torch, cuda, device, git_commit}) and harness.environment's
+    # nested record ({accelerator: {...}, git: {...}, packages: {...}}).
+    accelerator = env.get("accelerator") or {}
+    packages = env.get("packages") or {}
+    git = env.get("git") or {}
+    device = env.get("device") or " ".join(
+        str(part) for part in (accelerator.get("name"), accelerator.get("device")) if part
+    )
+    return {
+        "env_torch": env.get("torch") or packages.get("torch"),
+        "env_cuda": env.get("cuda") or accelerator.get("cuda_version"),
+        "env_device": device or None,
+        "env_git_commit": env.get("git_commit") or git.get("commit"),
+        "env_host": env.get("host"),
+        "env_python": env.get("python"),
+        "env_time": env.get("time") or env.get("time_utc"),
+        "env_packages": json.dumps(packages, sort_keys=True) if packages else None,
+    }
+
+
+def _config_columns(config: dict) -> dict:
+    return {
+        f"config_{key}": value
+        if isinstance(value, str | int | float | bool) or value is None
+        else json.dumps(value)
+        for key, value in config.items()
+    }
+
+
+def load_run(run_dir: Path) -> dict:
+    """One run's flat record: status, dataset, summary, selected metrics, config and environment.
+
+    Raises ResultsError for a corrupt file (naming it).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return {"status": "missing", "run_dir": str(run_dir)}
+    summary = _optional_json(run_dir / "summary.json")
+    dataset = _optional_json(run_dir / "dataset.json")
+    ticks = _optional_lines(run_dir / "stats.jsonl")
+    gpu_energy, cpu_energy = summary.get("energy_j"), summary.get("energy_j/cpu")
+    record = {
+        "run_dir": str(run_dir),
+        "status": "finished" if summary.get("done") is True else "partial",
+        "dataset": dataset.get("name"),
+        "dataset_resolution": dataset.get("resolution"),
+        "dataset_num_images": dataset.get("num_images"),
+        "dataset_hash": dataset.get("content_hash"),
+        "licence": dataset.get("licence"),
+        "attribution": dataset.get("attribution"),
+        "kimg": summary.get("kimg", ticks[-1].get("kimg") if ticks else None),
+        "images_shown": images_shown(run_dir),
+        "wall_s": summary.get("wall_s"),
+        "img_per_s": summary.get("img_per_s", _mean([tick.get("img_per_s") for tick in ticks])),
+        # GPU energy (NVML) where measured, else the CPU package's (RAPL) on CPU-only runs.
+        "energy_j": gpu_energy if gpu_energy is not None else cpu_energy,
+        "energy_source": summary.get("energy_source" if gpu_energy is not None else "energy_source/cpu"),
+        "peak_mem_bytes": next(
+            (summary[key] for key in ("peak_mem_bytes", "peak_gpu_mem_bytes", "peak_rss_bytes")
+             if summary.get(key) is not None),
+            None,
+        ),
+    }
+    energy, shown = record["energy_j"], record["images_shown"]
+    record["energy_j_per_kimg"] = energy / (shown / 1000) if energy is not None and shown else None
+    record.update(select_metrics(_optional_lines(run_dir / "metrics.jsonl")))
+    if record["ppl_distances_file"]:
+        record["ppl_distances_file"] = str(run_dir / record["ppl_distances_file"])
+    record.update(_config_columns(_optional_json(run_dir / "config.json")))
+    record.update(_environment_columns(_optional_json(run_dir / "environment.json")))
+    return record
+
+
+def _mean(values) -> float | None:
+    numbers = [value for value in values if isinstance(value, int | float) and math.isfinite(value)]
+    return sum(numbers) / len(numbers) if numbers else None
+
+
+def _load_run_or_warn(root: Path, run: str) -> dict:
+    try:
+        return load_run(resolve_run(root, run))
+    except (ResultsError, OSError) as error:
+        warnings.warn(f"run {run!r} could not be loaded: {error}", stacklevel=3)
+        return {"status": "error", "error": str(error)}
+
+
+def split_column(table: str, column: str) -> tuple[str, str | None]:
+    """Table 2's columns read '<dataset> / <D architecture>'; returns (dataset column, D label)."""
+    if table == "table2" and " / " in column:
+        dataset, d_label = column.split(" / ", 1)
+        return dataset, d_label
+    return column, None
+
+
+def load_results(root: Path | str = "results") -> pd.DataFrame:
+    """One row per suite cell, with the run's selected metrics and descriptive columns.
+
+    Columns: suite, scale, table, row, column (the paper's dataset column), subcolumn (Table 2's D
+    label), paper_dataset, config, dataset_source, run, run_id, status (finished | partial |
+    missing | error), error, dataset, licence, attribution, kimg, images_shown, wall_s, img_per_s
+    (training images/s), energy_j (joules), energy_j_per_kimg, snapshot_kimg, fid, fid_std, kid,
+    precision, recall, ppl, ppl_std, ppl_distances_file, feature_network, comparable, config_<field>
+    and env_<field>. Metrics that were not measured are NaN/None.
+    """
+    root = Path(root)
+    runs: dict[str, dict] = {}
+    rows = []
+    for suite in load_suites(root):
+        for cell in suite["cells"]:
+            run = str(cell.get("run", ""))
+            if run not in runs:
+                runs[run] = _load_run_or_warn(root, run)
+            table = str(cell.get("table", suite["suite"]))
+            column, subcolumn = split_column(table, str(cell.get("column", "")))
+            rows.append(
+                {
+                    "suite": suite["suite"],
+                    "scale": suite.get("scale"),
+                    "table": table,
+                    "row": str(cell.get("row", "")),
+                    "column": column,
+                    "subcolumn": subcolumn,
+                    "paper_dataset": cell.get("paper_dataset", column),
+                    "config": cell.get("config"),
+                    "dataset_source": cell.get("dataset"),
+                    "run": run,
+                    "run_id": Path(run).name,
+                    "error": None,
+                    **runs[run],
+                }
+            )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame["dataset"] = frame["dataset"].fillna(frame["dataset_source"])
+    return frame
+
+
+def load_metric_rows(root: Path | str = "results") -> pd.DataFrame:
+    """Every metrics.jsonl row of every run (all snapshots, for curves), with a `run` column."""
+    return _load_long(root, "metrics.jsonl")
+
+
+def load_stats(root: Path | str = "results") -> pd.DataFrame:
+    """Every stats.jsonl tick of every run with a `run` column; nested objects are flattened with
+    dots (`phase_img_per_s.G_main`, `fig8_shares.64`, `losses.G`)."""
+    return _load_long(root, "stats.jsonl")
+
+
+def _load_long(root: Path | str, name: str) -> pd.DataFrame:
+    root = Path(root)
+    frames = []
+    for run_dir in find_run_dirs(root):
+        try:
+            rows = _optional_lines(run_dir / name)
+        except (ResultsError, OSError) as error:
+            warnings.warn(f"skipping {name} of {run_dir}: {error}", stacklevel=3)
+            continue
+        if rows:
+            frame = pd.json_normalize(rows, sep=".")
+            frame.insert(0, "run", run_dir.relative_to(root).as_posix())
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeReport:
+    """What `merge_results` did: run folders (relative to the store) and metric rows added."""
+
+    copied_runs: tuple[str, ...]
+    replaced_runs: tuple[str, ...]
+    kept_runs: tuple[str, ...]
+    metric_rows_added: int
+    suites_written: tuple[str, ...]
+
+
+def _run_rank(run_dir: Path) -> tuple[bool, float]:
+    # A finished run beats an unfinished one; then the one that has seen more images.
+    return run_is_finished(run_dir), images_shown(run_dir)
+
+
+def _canonical(row: dict) -> str:
+    return json.dumps(row, sort_keys=True)
+
+
+def _union_metric_rows(kept: Path, other_rows: list[dict]) -> int:
+    """Append to kept/metrics.jsonl the rows of `other_rows` it lacks; returns how many."""
+    rows = _optional_lines(kept / "metrics.jsonl")
+    seen = {_canonical(row) for row in rows}
+    added = [row for row in other_rows if _canonical(row) not in seen]
+    added = list({_canonical(row): row for row in added}.values())
+    if added:
+        write_jsonl_atomic(kept / "metrics.jsonl", rows + added)
+    return len(added)
+
+
+def _replace_tree(source: Path, dest: Path) -> None:
+    # Copy beside the destination first so that an interruption never leaves half a run.
+    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.merge-"))
+    shutil.copytree(source, staging / "run")
+    if dest.exists():
+        retired = staging / "old"
+        dest.rename(retired)
+    (staging / "run").rename(dest)
+    shutil.rmtree(staging)
+
+
+def _merge_suite_json(source: Path, dest: Path) -> bool:
+    """Union the cells of two suite.json files (dest's cell wins); True when dest changed."""
+    incoming = read_json(source)
+    if not dest.exists():
+        write_json_atomic(dest, incoming)
+        return True
+    current = read_json(dest)
+    if incoming.get("scale") != current.get("scale"):
+        raise ValueError(
+            f"cannot merge {source} (scale {incoming.get('scale')!r}) into {dest} (scale "
+            f"{current.get('scale')!r}): runs of different scales are not comparable; merge into a "
+            "separate results root instead"
+        )
+    key = lambda cell: (cell.get("table"), cell.get("row"), cell.get("column"))
+    known = {key(cell) for cell in current["cells"]}
+    new_cells = [cell for cell in incoming["cells"] if key(cell) not in known]
+    if not new_cells:
+        return False
+    write_json_atomic(dest, {**current, "cells": current["cells"] + new_cells})
+    return True
+
+
+def merge_results(src_roots, dest_root: Path | str) -> MergeReport:
+    """Merge results stores written on several machines into `dest_root`.
+
+    A run missing in dest is copied; where both have it, the finished one (then the one with more
+    images shown) is kept, and the metrics rows of both are unioned without duplicates. Suite
+    cells are unioned (a suite's scale must match); other suite files (real-image grids) are
+    copied when missing.
+    """
+    dest_root = Path(dest_root)
+    copied, replaced, kept, suites_written, rows_added = [], [], [], set(), 0
+    for src_root in map(Path, src_roots):
+        if not src_root.is_dir():
+            raise ValueError(f"results root {src_root} does not exist")
+        for suite_json in sorted(src_root.glob("*/suite.json")):
+            dest_suite = dest_root / suite_json.parent.name
+            if _merge_suite_json(suite_json, dest_suite / "suite.json"):
+                suites_written.add(suite_json.parent.name)
+            for extra in suite_json.parent.iterdir():
+                if extra.is_file() and extra.name != "suite.json" and not (dest_suite / extra.name).exists():
+                    shutil.copy2(extra, dest_suite / extra.name)
+        for run_dir in find_run_dirs(src_root):
+            name = run_dir.relative_to(src_root).as_posix()
+            target = dest_root / name
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _replace_tree(run_dir, target)
+                copied.append(name)
+            elif _run_rank(run_dir) > _run_rank(target):
+                previous_rows = _optional_lines(target / "metrics.jsonl")
+                _replace_tree(run_dir, target)
+                rows_added += _union_metric_rows(target, previous_rows)
+                replaced.append(name)
+            else:
+                rows_added += _union_metric_rows(target, _optional_lines(run_dir / "metrics.jsonl"))
+                kept.append(name)
+    return MergeReport(
+        copied_runs=tuple(copied),
+        replaced_runs=tuple(replaced),
+        kept_runs=tuple(kept),
+        metric_rows_added=rows_added,
+        suites_written=tuple(sorted(suites_written)),
+    )

@@ -1,0 +1,86 @@
+"""`python -m harness train`: train one configuration into a run directory.
+
+    python -m harness train --config E --data openmoji --kimg 10 --out runs/E [--resume]
+        [--resolution 64] [--width-multiplier 0.25] [--batch-size 16] [--impl ref]
+        [--set r1_gamma=1 --set adam_betas=[0,0.99]]
+"""
+
+import argparse
+import json
+import sys
+
+import variants
+from harness.train.loop import NonFiniteError, train
+from harness.train.options import TrainOptions
+
+# Flags that are shorthand for a config field.
+CONFIG_FLAGS = {"resolution": "resolution", "width_multiplier": "width_multiplier",
+                "batch_size": "batch_size", "impl": "impl"}
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """'key=value' -> (key, value); the value is JSON where it parses ('16', '[0, 0.99]'), else a string."""
+    key, separator, value = text.partition("=")
+    if not separator or not key.strip():
+        raise argparse.ArgumentTypeError(f"--set expects key=value, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help=f"preset name: {', '.join(variants.list_configs())}")
+    parser.add_argument("--data", required=True, help="image folder, .zip, LMDB, or built-in name (openmoji)")
+    parser.add_argument("--kimg", type=float, required=True, help="budget: thousands of real images")
+    parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--resolution", type=int, help="image size (power of two)")
+    parser.add_argument("--width-multiplier", type=float, help="scale every layer's feature maps")
+    parser.add_argument("--batch-size", type=int, help="minibatch (at full resolution when growing)")
+    parser.add_argument("--impl", choices=("ref", "fused", "auto"), help="fused_ops implementation")
+    parser.add_argument("--set", dest="overrides", action="append", type=parse_assignment, default=[],
+                        metavar="KEY=VALUE", help="override any variants.Config field (repeatable)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--tick-kimg", type=float, default=4.0, help="a stats line every so many kimg")
+    parser.add_argument("--snapshot-kimg", type=float, default=200.0,
+                        help="a G_ema snapshot every so many kimg")
+    parser.add_argument("--checkpoint-kimg", type=float, default=None, help="default: at every snapshot")
+    parser.add_argument("--fig8-samples", type=int, default=1024, help="latents for the Figure 8 shares")
+    parser.add_argument("--xflip", action="store_true", help="add mirrored images to the dataset")
+    parser.add_argument("--skip-bad", action="store_true", help="skip undecodable images instead of failing")
+    parser.add_argument("--deterministic", action="store_true", help="deterministic algorithms (slower)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--cache-dir", default=None, help="dataset cache folder")
+    parser.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto")
+
+
+def options_from_args(args: argparse.Namespace) -> TrainOptions:
+    """TrainOptions for parsed arguments: the preset with every override applied."""
+    overrides = {field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items()
+                 if getattr(args, flag) is not None}
+    overrides.update(dict(args.overrides))
+    base = variants.get_config(args.config).to_dict()
+    config = variants.Config.from_dict({**base, **overrides})  # converts JSON lists to tuples, validates
+    return TrainOptions(config=config, data=args.data, out=args.out, kimg=args.kimg, seed=args.seed,
+                        resume=args.resume, tick_kimg=args.tick_kimg, snapshot_kimg=args.snapshot_kimg,
+                        checkpoint_kimg=args.checkpoint_kimg, fig8_samples=args.fig8_samples,
+                        xflip=args.xflip,
+                        skip_bad=args.skip_bad, device=args.device, deterministic=args.deterministic,
+                        threads=args.threads, cache_dir=args.cache_dir, progress=args.progress)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:  # bad flags: unknown preset or field, invalid values
+        options = options_from_args(args)
+    except (ValueError, TypeError, KeyError) as error:
+        print(f"train: error: {error}", file=sys.stderr)
+        return 2
+    try:  # bad data, a run directory that does not match, or a diverged run
+        run_dir = train(options)
+    except (NonFiniteError, ValueError) as error:
+        print(f"train: error: {error}", file=sys.stderr)
+        return 1
+    print(f"train: done: {run_dir}")
+    return 0

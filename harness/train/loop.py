@@ -1,0 +1,264 @@
+"""The one training loop: build G, D, G_ema and their optimisers, then run minibatches in phases.
+
+Each minibatch runs up to four phases (stylegan2-ada's order): G main (non-saturating loss, style
+mixing), G reg (lazy path length, every `pl_interval`), D main (logistic loss; plus R1 when it is
+not lazy, configs A and B), D reg (lazy R1, every `r1_interval`); then G_ema follows G. Every
+`tick_kimg` a stats line is written (throughput, energy, Figure 8, droplets: see ticks.py), a
+G_ema snapshot every `snapshot_kimg`, a checkpoint every `checkpoint_kimg`; all three at the end.
+"""
+
+import contextlib
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import variants
+from harness.data import open_dataset
+from harness.train import losses, rundir
+from harness.train.batches import DataOrder, prepare_reals
+from harness.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, rng_states
+from harness.train.options import TrainOptions
+from harness.train.schedule import Schedule, TrainingState, ema_beta, is_lazy, lazy_adam_settings
+from harness.train.ticks import TickRecorder
+
+# Named random streams; each gets its own seed derived from --seed (so adding one shifts no other).
+STREAMS = ("init", "latents", "regularisers", "measure")
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or gradient became NaN or Inf; the message names the step and the quantity."""
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """The seed of random stream `stream` (one of STREAMS) for run seed `seed`."""
+    return int(np.random.SeedSequence([int(seed), STREAMS.index(stream)]).generate_state(1)[0])
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; use --device cpu")
+    return resolved
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, net: torch.nn.Module, beta: float) -> None:
+    """ema <- beta * ema + (1 - beta) * net for parameters; buffers are copied (w_avg, noise)."""
+    for ema_param, param in zip(ema.parameters(), net.parameters(), strict=True):
+        ema_param.lerp_(param, 1.0 - beta)
+    for ema_buffer, buffer in zip(ema.buffers(), net.buffers(), strict=True):
+        ema_buffer.copy_(buffer)
+
+
+class Trainer:
+    """Networks, optimisers, random streams and counters of one run; `step()` trains one minibatch."""
+
+    def __init__(self, options: TrainOptions, dataset, device: torch.device):
+        self.options, self.config, self.dataset, self.device = options, options.config, dataset, device
+        self.schedule = Schedule(self.config, options.total_images, options.growing_fraction)
+        torch.manual_seed(stream_seed(options.seed, "init"))
+        self.G = variants.build_generator(self.config).to(device).train()
+        self.D = variants.build_discriminator(self.config).to(device).train()
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.generators = {
+            "latents": torch.Generator().manual_seed(stream_seed(options.seed, "latents")),
+            "regularisers": torch.Generator(device).manual_seed(stream_seed(options.seed, "regularisers")),
+        }
+        self.data_order = DataOrder(len(dataset), options.seed, options.xflip)
+        self.pl_mean = torch.zeros([], device=device)
+        self.images_shown, self.step_index, self.optimizer_resolution = 0, 0, None
+        self.pl_lazy = is_lazy(self.config.pl_interval, self.config.pl_weight)
+        self.r1_lazy = is_lazy(self.config.r1_interval, self.config.r1_gamma)
+        self.opt_G = self.opt_D = None
+        self.last_state: TrainingState | None = None  # of the latest minibatch
+
+    # Set-up ------------------------------------------------------------------------------------
+
+    def _build_optimizers(self, resolution: int) -> None:
+        """Fresh Adam for G and D (at the start and whenever growing adds a resolution)."""
+        cfg, lr = self.config, self.schedule.lr_at(resolution)
+        g_lr, g_betas = lazy_adam_settings(lr, cfg.adam_betas, cfg.pl_interval if self.pl_lazy else 1)
+        d_lr, d_betas = lazy_adam_settings(lr, cfg.adam_betas, cfg.r1_interval if self.r1_lazy else 1)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=g_betas, eps=cfg.adam_eps)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=cfg.adam_eps)
+        self.optimizer_resolution = resolution
+
+    def _enter(self, state: TrainingState) -> None:
+        """Apply the schedule's growth state; a new resolution resets Adam (as ProGAN/StyleGAN do)."""
+        if self.config.growing:
+            for net in (self.G, self.D, self.G_ema):
+                net.set_growth(state.resolution, state.alpha)
+        if state.resolution != self.optimizer_resolution:
+            self._build_optimizers(state.resolution)
+
+    # One minibatch -----------------------------------------------------------------------------
+
+    def _latents(self, count: int):
+        z = torch.randn(count, self.G.z_dim, generator=self.generators["latents"])
+        z_mix = torch.randn(count, self.G.z_dim, generator=self.generators["latents"])
+        mix_draw = torch.rand(2, generator=self.generators["latents"])
+        return z.to(self.device), z_mix.to(self.device), mix_draw
+
+    def _ws(self, count: int, update_w_avg: bool = False) -> torch.Tensor:
+        z, z_mix, mix_draw = self._latents(count)
+        return losses.sample_ws(self.G.mapping, z, z_mix, mix_draw, num_ws=self.G.num_ws,
+                                mixing_prob=self.config.style_mixing_prob, update_w_avg=update_w_avg)
+
+    def _path_length_loss(self, batch: int, log) -> torch.Tensor:
+        """Path length regulariser on batch / pl_batch_shrink samples (Eq. 4), EMA of a updated."""
+        ws = self._ws(max(1, batch // self.config.pl_batch_shrink))
+        images = self.G.synthesis(ws)
+        noise = losses.path_length_noise(images.shape, self.generators["regularisers"], self.device)
+        lengths = losses.path_lengths(images, ws, noise)
+        penalty, self.pl_mean = losses.path_length_penalty(lengths, self.pl_mean, self.config.pl_decay)
+        log("loss/pl", penalty.mean())
+        log("pl_mean", self.pl_mean)
+        return penalty.mean() * self.config.pl_weight
+
+    def _optimize(self, name: str, optimizer, loss: torch.Tensor, log) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        log(f"grad_norm/{name}", torch.nn.utils.get_total_norm(grads))
+        optimizer.step()
+
+    def _phase_g(self, batch: int, timer, log) -> None:
+        cfg = self.config
+        self.G.requires_grad_(True)
+        self.D.requires_grad_(False)
+        with timer.phase("G_main"):
+            fake_logits = self.D(self.G.synthesis(self._ws(batch, update_w_avg=True)))
+            loss = losses.generator_loss(fake_logits)
+            log("loss/G", loss)
+            log("scores/fake", fake_logits.mean())
+            if cfg.pl_weight > 0 and not self.pl_lazy:
+                loss = loss + self._path_length_loss(batch, log)
+            self._optimize("G_main", self.opt_G, loss, log)
+        if self.pl_lazy and self.step_index % cfg.pl_interval == 0:
+            with timer.phase("G_reg"):
+                loss = self._path_length_loss(batch, log) * cfg.pl_interval
+                self._optimize("G_reg", self.opt_G, loss, log)
+
+    def _phase_d(self, reals: torch.Tensor, timer, log) -> None:
+        cfg = self.config
+        self.G.requires_grad_(False)
+        self.D.requires_grad_(True)
+        with timer.phase("D_main"):
+            with torch.no_grad():
+                fakes = self.G.synthesis(self._ws(reals.shape[0]))
+            r1_now = cfg.r1_gamma > 0 and not self.r1_lazy
+            real_input = reals.detach().requires_grad_(r1_now)
+            real_logits, fake_logits = self.D(real_input), self.D(fakes)
+            loss = losses.discriminator_loss(real_logits, fake_logits)
+            log("loss/D", loss)
+            log("scores/real", real_logits.mean())
+            if r1_now:
+                penalty = losses.r1_penalty(real_logits, real_input).mean()
+                log("loss/r1", penalty)
+                loss = loss + penalty * (cfg.r1_gamma / 2)
+            self._optimize("D_main", self.opt_D, loss, log)
+        if self.r1_lazy and self.step_index % cfg.r1_interval == 0:
+            with timer.phase("D_reg"):
+                real_input = reals.detach().requires_grad_(True)
+                penalty = losses.r1_penalty(self.D(real_input), real_input).mean()
+                log("loss/r1", penalty)
+                self._optimize("D_reg", self.opt_D, penalty * (cfg.r1_gamma / 2 * cfg.r1_interval), log)
+
+    def step(self, timer) -> tuple[int, dict[str, torch.Tensor]]:
+        """Train one minibatch; returns its size and the detached losses and gradient norms."""
+        values: dict[str, torch.Tensor] = {}
+
+        def log(name: str, value: torch.Tensor) -> None:
+            values[name] = value.detach()
+
+        state = self.last_state = self.schedule.state_at(self.images_shown)
+        self._enter(state)
+        batch = self.schedule.batch_for_step(self.images_shown)
+        images = self.data_order.batch(self.dataset, self.images_shown, batch)
+        reals = prepare_reals(images, state.resolution, state.alpha, self.device)
+        self._phase_g(batch, timer, log)
+        self._phase_d(reals, timer, log)
+        update_ema(self.G_ema, self.G, ema_beta(batch, self.config.ema_kimg))
+        self.images_shown += batch
+        self.step_index += 1
+        timer.add_images(batch)
+        return batch, values
+
+    # Checkpoint state --------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {
+            "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(), "D": self.D.state_dict(),
+            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "optimizer_resolution": self.optimizer_resolution,
+            "images_shown": self.images_shown, "step": self.step_index,
+            "pl_mean": self.pl_mean.detach().clone(),
+            "rng": rng_states(self.generators),
+            "growth": dict(vars(self.schedule.state_at(self.images_shown))),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.images_shown, self.step_index = int(state["images_shown"]), int(state["step"])
+        self._build_optimizers(int(state["optimizer_resolution"]))  # step() applies the growth
+        for name in ("G", "G_ema", "D"):
+            getattr(self, name).load_state_dict(state[name])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.pl_mean = state["pl_mean"].to(self.device)
+        restore_rng_states(state["rng"], self.generators)
+
+
+def check_finite(values: dict[str, torch.Tensor], step: int, images_shown: int, run_dir: Path) -> None:
+    """Raise NonFiniteError naming the first NaN/Inf loss or gradient norm of this step."""
+    if not values or bool(torch.isfinite(torch.stack([v.float() for v in values.values()])).all()):
+        return
+    name, value = next((k, v) for k, v in values.items() if not bool(torch.isfinite(v)))
+    checkpoint = run_dir / CHECKPOINT_NAME
+    kept = (f"the last good checkpoint is kept at {checkpoint}" if checkpoint.exists()
+            else "no checkpoint had been written yet")
+    raise NonFiniteError(f"training stopped: {name} is {float(value)} at step {step} (after {images_shown} "
+                         f"images); {kept}. Lower the learning rate or R1 gamma, or check the data.")
+
+
+@contextlib.contextmanager
+def torch_settings(options: TrainOptions):
+    """Deterministic algorithms and thread count for the run, restored afterwards."""
+    was_deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    torch.use_deterministic_algorithms(options.deterministic or was_deterministic)
+    if options.threads is not None:
+        torch.set_num_threads(options.threads)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+        torch.set_num_threads(threads)
+
+
+def train(options: TrainOptions) -> Path:
+    """Train `options.config` for `options.kimg` thousand images; returns the run directory."""
+    device = resolve_device(options.device)
+    run_dir = options.out_dir
+    with torch_settings(options):
+        resume = rundir.check_run_dir(options)
+        dataset = open_dataset(options.data, options.config.resolution, cache_dir=options.cache_dir,
+                               skip_bad=options.skip_bad, content_height=options.config.content_height)
+        trainer = Trainer(options, dataset, device)
+        checkpoint = load_checkpoint(run_dir, map_location=device) if resume else None
+        if checkpoint is not None:
+            trainer.load_state_dict(checkpoint)
+            rundir.truncate_stats(run_dir, trainer.images_shown)
+        rundir.write_metadata(options, dataset.info, device)
+        recorder = TickRecorder(trainer, checkpoint)
+        try:
+            while trainer.images_shown < options.total_images:
+                batch, values = trainer.step(recorder.timer)
+                check_finite(values, trainer.step_index - 1, trainer.images_shown, run_dir)
+                recorder.after_step(batch, values)
+            recorder.finish()
+        finally:
+            recorder.close()
+    return run_dir

@@ -1,0 +1,127 @@
+"""What to train at each moment: growing phases, batch, learning rate, lazy regularisation.
+
+Progressive growing (configs A-D; ProGAN / StyleGAN, SPEC.md section 3): training starts at
+`growing_start_res`; each phase of `phase_images` images either stabilises the current top
+resolution or fades the next one in (alpha rising linearly 0 -> 1). The paper's 600 thousand
+images per phase are shortened so that growing to full resolution ends at `growing_fraction` of
+the run's budget (never lengthened): a run of any budget spends the rest at full resolution.
+
+Batch per resolution follows the official table scaled so that the full resolution gets
+`config.batch_size` (batch(r) = table(r) * batch_size / table(resolution), rounded, >= 1); at the
+paper's settings this reproduces the table exactly. The learning rate per resolution is the
+config's `growing_lr_by_res` table verbatim. Non-growing configs use `batch_size` and `lr`.
+
+Lazy regularisation (Section 4 of the paper): a regulariser evaluated every k minibatches is
+weighted by k, and its network's Adam uses lr * c and beta ** c with c = k / (k + 1). With k = 1
+(configs A, B) the regulariser is added to the main loss in the same pass, and c = 1.
+"""
+
+import math
+from dataclasses import dataclass
+
+from variants.growing import growth_at, schedule_value
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingState:
+    """What the schedule prescribes after `images_shown` images.
+
+    resolution: current top resolution (pixels); alpha: fade-in of that resolution in [0, 1];
+    batch: minibatch size (images); lr: Adam learning rate before the lazy correction;
+    phase_index: 0 for the first stabilisation, +1 at each fade-in or stabilisation start.
+    (The phase arithmetic is variants.growing.growth_at's, with the phase length scaled.)
+    """
+
+    resolution: int
+    alpha: float
+    batch: int
+    lr: float
+    phase_index: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The schedule of one run: `config` (variants.Config) for `total_images` images.
+
+    growing_fraction: share of the budget by which growing must complete.
+    """
+
+    config: object
+    total_images: int
+    growing_fraction: float = 0.5
+
+    def __post_init__(self):
+        if self.total_images <= 0:
+            raise ValueError(f"the training budget must be > 0 images, got {self.total_images}")
+        if not 0 < self.growing_fraction <= 1:
+            raise ValueError(f"growing_fraction must be in (0, 1], got {self.growing_fraction}")
+
+    @property
+    def num_growths(self) -> int:
+        """Resolutions added after the start (0 without growing)."""
+        if not self.config.growing:
+            return 0
+        return int(math.log2(self.config.resolution // self.config.growing_start_res))
+
+    @property
+    def phase_images(self) -> int:
+        """Images per stabilisation or fade-in phase: the config's phase length, shortened so that
+        the 2 * num_growths phases before full resolution fit into growing_fraction of the budget."""
+        if self.num_growths == 0:
+            return 0
+        budget = self.growing_fraction * self.total_images / (2 * self.num_growths)
+        return max(1, int(min(self.config.growing_phase_kimg * 1000, budget)))
+
+    def batch_at(self, resolution: int) -> int:
+        if not self.config.growing:
+            return self.config.batch_size
+        table = self.config.growing_batch_by_res
+        scale = self.config.batch_size / schedule_value(table, self.config.resolution)
+        return max(1, round(schedule_value(table, resolution) * scale))
+
+    def lr_at(self, resolution: int) -> float:
+        if not self.config.growing:
+            return self.config.lr
+        return float(schedule_value(self.config.growing_lr_by_res, resolution))
+
+    def state_at(self, images_shown: int) -> TrainingState:
+        """The growth state, batch and lr in force after `images_shown` images."""
+        if self.num_growths == 0:
+            growth, phase_index = growth_at(self.config, 0.0), 0
+        else:  # variants' schedule with the phase length scaled to this budget
+            scaled = self.config.replace(growing_phase_kimg=self.phase_images / 1000)
+            growth = growth_at(scaled, images_shown / 1000)
+            phase_index = min(images_shown // self.phase_images, 2 * self.num_growths)
+        return TrainingState(resolution=growth.resolution, alpha=float(growth.alpha),
+                             batch=self.batch_at(growth.resolution), lr=self.lr_at(growth.resolution),
+                             phase_index=int(phase_index))
+
+    def batch_for_step(self, images_shown: int) -> int:
+        """The next minibatch size, clipped so that the run ends exactly at `total_images`."""
+        return min(self.state_at(images_shown).batch, self.total_images - images_shown)
+
+
+def lazy_ratio(interval: int) -> float:
+    """c = k / (k + 1) for a regulariser evaluated every k > 1 minibatches; 1 when not lazy."""
+    if interval < 1:
+        raise ValueError(f"a regularisation interval must be >= 1 minibatch, got {interval}")
+    return interval / (interval + 1) if interval > 1 else 1.0
+
+
+def lazy_adam_settings(lr: float, betas: tuple[float, float],
+                       interval: int) -> tuple[float, tuple[float, float]]:
+    """(lr * c, (beta1 ** c, beta2 ** c)) for a network regularised every `interval` minibatches."""
+    c = lazy_ratio(interval)
+    return lr * c, (betas[0] ** c, betas[1] ** c)
+
+
+def is_lazy(interval: int, weight: float) -> bool:
+    """Whether a regulariser of this interval and weight runs as its own, occasional phase."""
+    return weight > 0 and interval > 1
+
+
+def ema_beta(batch: int, ema_kimg: float) -> float:
+    """Per-step decay of G's weight average with a half-life of `ema_kimg` thousand images."""
+    if ema_kimg <= 0:
+        return 0.0
+    return 0.5 ** (batch / (ema_kimg * 1000))

@@ -1,0 +1,195 @@
+"""Per-tick bookkeeping of a run: stats lines, snapshots, checkpoints, the summary, progress.
+
+stats.jsonl gets one line per tick with these keys:
+  tick, kimg, images_shown, step, resolution, alpha, batch, lr, wall_s (since the run began,
+  across resumes), tick_s, img_per_s (images of the tick / its seconds outside measurement and
+  file writes), time_s/<phase> and img_per_s/<phase> for G_main, G_reg, D_main, D_reg (images of
+  the tick / seconds in that phase), measure_s, loss/G, loss/D, loss/r1, loss/pl, pl_mean,
+  scores/real, scores/fake, grad_norm/<phase> (tick means; None where not run), energy_j/gpu and
+  energy_j/cpu (joules in the tick; None when not available), peak_gpu_mem_bytes (None off CUDA),
+  peak_rss_bytes, fig8 ({resolution: share}, shares summing to 1; None unless G has output skips),
+  droplet and droplet/<resolution> (see harness.measure.droplets).
+"""
+
+import time
+
+import torch
+
+from harness.measure.droplets import measure_droplets
+from harness.measure.energy import open_cpu_meter, open_gpu_meter
+from harness.measure.resolution_usage import fixed_latents, resolution_shares
+from harness.measure.throughput import TRAINING_PHASES, PhaseTimer, synchronize
+from harness.train import rundir
+from harness.train.checkpoint import save_checkpoint
+from harness.train.progress import Progress
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
+
+
+def peak_rss_bytes() -> int | None:
+    """Peak resident memory of this process (Linux reports KiB)."""
+    return None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def crossed(before: int, after: int, interval: int) -> bool:
+    """Whether a multiple of `interval` lies in (before, after]."""
+    return after // interval > before // interval
+
+
+class TickRecorder:
+    """Collects per-step values and writes the tick's outputs; `checkpoint` is the resumed state."""
+
+    def __init__(self, trainer, checkpoint: dict | None):
+        self.trainer, self.options, self.run_dir = trainer, trainer.options, trainer.options.out_dir
+        options = self.options
+        self.tick_images = max(1, round(options.tick_kimg * 1000))
+        self.snapshot_images = max(1, round(options.snapshot_kimg * 1000))
+        self.checkpoint_images = max(1, round((options.checkpoint_kimg or options.snapshot_kimg) * 1000))
+        resumed = checkpoint or {}
+        self.tick_index = int(resumed.get("tick", 0))
+        self.totals = dict(resumed.get("totals", {"wall_s": 0.0, "train_s": 0.0, "energy_j/gpu": 0.0,
+                                                  "energy_j/cpu": 0.0, "peak_gpu_mem_bytes": 0,
+                                                  **{f"time_s/{p}": 0.0 for p in TRAINING_PHASES}}))
+        self.totals["resumes"] = int(self.totals.get("resumes", -1)) + 1
+        self.last_tick_images = trainer.images_shown
+        self.timer = PhaseTimer(trainer.device)
+        self.gpu_meter, self.cpu_meter = open_gpu_meter(trainer.device), open_cpu_meter()
+        self._energy_seen = {"gpu": 0.0, "cpu": 0.0}
+        self._segment_start = time.perf_counter()
+        self._wall_base = self.totals["wall_s"]
+        self._sums: dict[str, list] = {}
+        self._last_record: dict = {}
+        seed = options.seed
+        from harness.train.loop import stream_seed  # loop imports this module
+
+        self.fig8_z = fixed_latents(trainer.G.z_dim, options.fig8_samples, stream_seed(seed, "measure"),
+                                    trainer.device)
+        self.progress = Progress(options.total_images, trainer.images_shown, options.progress,
+                                 label=f"{options.config.name}")
+        if trainer.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(trainer.device)
+
+    def after_step(self, batch: int, values: dict[str, torch.Tensor]) -> None:
+        for name, value in values.items():
+            entry = self._sums.setdefault(name, [0.0, 0])
+            entry[0] = entry[0] + value.float()
+            entry[1] += 1
+        self.progress.update(batch)
+        images = self.trainer.images_shown
+        if crossed(self.last_tick_images, images, self.tick_images) or images >= self.options.total_images:
+            self._tick()
+
+    def _measure(self) -> dict:
+        """Figure 8 shares and the droplet statistic of G_ema, on the fixed latents."""
+        G_ema, record = self.trainer.G_ema, {}
+        record["fig8"] = None
+        if self.options.config.g_arch == "skip":
+            shares = resolution_shares(G_ema, self.fig8_z)
+            record["fig8"] = None if shares is None else {str(res): share for res, share in shares.items()}
+        record.update(measure_droplets(G_ema, self.fig8_z[:self.options.droplet_samples]))
+        return record
+
+    def _energy(self) -> dict:
+        record = {}
+        for name, meter in (("gpu", self.gpu_meter), ("cpu", self.cpu_meter)):
+            joules = meter.joules()
+            record[f"energy_j/{name}"] = None if joules is None else joules - self._energy_seen[name]
+            if joules is not None:
+                self.totals[f"energy_j/{name}"] += joules - self._energy_seen[name]
+                self._energy_seen[name] = joules
+        return record
+
+    def _record(self, tick_seconds: float, measure_seconds: float) -> dict:
+        trainer, state = self.trainer, self.trainer.last_state
+        images = self.timer.images
+        busy = tick_seconds - measure_seconds
+        record = {
+            "tick": self.tick_index, "kimg": trainer.images_shown / 1000,
+            "images_shown": trainer.images_shown, "step": trainer.step_index,
+            "resolution": state.resolution, "alpha": state.alpha,
+            "batch": state.batch, "lr": trainer.opt_G.param_groups[0]["lr"],
+            "wall_s": self._wall_base + time.perf_counter() - self._segment_start, "tick_s": tick_seconds,
+            "img_per_s": images / busy if busy > 0 else None, "measure_s": measure_seconds,
+        }
+        timer_summary = self.timer.summary()
+        record.update({key: value for key, value in timer_summary.items() if key != "img_per_s"})
+        for name in ("loss/G", "loss/D", "loss/r1", "loss/pl", "pl_mean", "scores/real", "scores/fake",
+                     *(f"grad_norm/{phase}" for phase in TRAINING_PHASES)):
+            total, count = self._sums.get(name, (0.0, 0))
+            record[name] = float(total) / count if count else None
+        return record
+
+    def _tick(self) -> None:
+        trainer, images, previous = self.trainer, self.trainer.images_shown, self.last_tick_images
+        synchronize(trainer.device)
+        tick_seconds = self.timer.window_seconds()
+        measure_start = time.perf_counter()
+        measured = self._measure()
+        measure_seconds = time.perf_counter() - measure_start
+        record = self._record(tick_seconds + measure_seconds, measure_seconds)
+        record.update(self._energy())
+        record["peak_gpu_mem_bytes"] = None
+        if trainer.device.type == "cuda":
+            record["peak_gpu_mem_bytes"] = torch.cuda.max_memory_allocated(trainer.device)
+            self.totals["peak_gpu_mem_bytes"] = max(self.totals["peak_gpu_mem_bytes"],
+                                                    record["peak_gpu_mem_bytes"])
+            torch.cuda.reset_peak_memory_stats(trainer.device)
+        record["peak_rss_bytes"] = peak_rss_bytes()
+        record.update(measured)
+        self._accumulate_totals(record)
+        rundir.append_stats(self.run_dir, record)
+        done = images >= self.options.total_images
+        if crossed(previous, images, self.snapshot_images) or done:
+            rundir.save_snapshot(self.run_dir, trainer.G_ema, images)
+        self.tick_index += 1
+        self.last_tick_images = images
+        if crossed(previous, images, self.checkpoint_images) or done:
+            self.totals["wall_s"] = self._wall_base + time.perf_counter() - self._segment_start
+            save_checkpoint(self.run_dir, {**trainer.state_dict(), "tick": self.tick_index,
+                                           "totals": dict(self.totals)})
+        self.progress.tick(record)
+        self._last_record = record
+        self._sums = {}
+        self.timer.reset()
+
+    def _accumulate_totals(self, record: dict) -> None:
+        self.totals["train_s"] += (record["tick_s"] - record["measure_s"])
+        for phase in TRAINING_PHASES:
+            self.totals[f"time_s/{phase}"] += record[f"time_s/{phase}"]
+
+    def finish(self) -> None:
+        """Write summary.json (done=true) once the budget is reached."""
+        trainer, totals = self.trainer, self.totals
+        images = trainer.images_shown
+        wall_s = self._wall_base + time.perf_counter() - self._segment_start
+        summary = {
+            "done": True, "config": self.options.config.name, "device": str(trainer.device),
+            "images_shown": images, "kimg": images / 1000, "steps": trainer.step_index,
+            "ticks": self.tick_index,
+            "wall_s": wall_s, "train_s": totals["train_s"],
+            "img_per_s": images / totals["train_s"] if totals["train_s"] > 0 else None,
+        }
+        for phase in TRAINING_PHASES:
+            seconds = totals[f"time_s/{phase}"]
+            summary[f"time_s/{phase}"] = seconds
+            summary[f"img_per_s/{phase}"] = images / seconds if seconds > 0 else None
+        gpu_available = not self.gpu_meter.source.startswith("not available")
+        cpu_available = not self.cpu_meter.source.startswith("not available")
+        summary.update({
+            "energy_j": totals["energy_j/gpu"] if gpu_available else None,
+            "energy_source": self.gpu_meter.source,
+            "energy_j/cpu": totals["energy_j/cpu"] if cpu_available else None,
+            "energy_source/cpu": self.cpu_meter.source,
+            "peak_gpu_mem_bytes": totals["peak_gpu_mem_bytes"] if trainer.device.type == "cuda" else None,
+            "peak_rss_bytes": peak_rss_bytes(), "resumes": totals["resumes"],
+            "fig8": self._last_record.get("fig8"), "droplet": self._last_record.get("droplet"),
+        })
+        rundir.write_summary(self.run_dir, summary)
+
+    def close(self) -> None:
+        self.progress.close()
+        self.gpu_meter.close()
+        self.cpu_meter.close()

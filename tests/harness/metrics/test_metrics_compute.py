@@ -1,0 +1,104 @@
+"""evaluate() on a generator and compute() on a run directory, with the seeded random network."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import FakeDataset
+
+from harness.metrics import NOT_COMPARABLE, MetricOptions, compute, evaluate, evaluate_many
+from harness.metrics.compute import network_for, quantize
+
+ROW_FIELDS = {"metric", "value", "std", "repeats", "values", "num_samples", "seeds", "snapshot_kimg",
+              "feature_network", "weights_sha256", "feature_input_size", "comparable_to_published", "time",
+              "seconds"}
+
+
+def _options(**overrides):
+    return MetricOptions(**{"num_samples": 16, "features": "random", "batch_size": 8, "cache_dir": None,
+                            **overrides})
+
+
+def test_quantize_maps_minus_one_to_zero_and_one_to_255():
+    images = torch.tensor([-1.5, -1.0, 0.0, 0.999, 1.0, 2.0])
+    assert quantize(images).tolist() == [0, 0, 128, 255, 255, 255]
+    assert quantize(images).dtype == torch.uint8
+
+
+def test_evaluate_is_deterministic_and_depends_on_the_seed(tiny_generator, tmp_path):
+    G, dataset = tiny_generator(resolution=8), FakeDataset()
+    first = evaluate(G, dataset, "fid", _options(cache_dir=str(tmp_path)))
+    again = evaluate(G, dataset, "fid", _options(cache_dir=str(tmp_path)))
+    other_seed = evaluate(G, dataset, "fid", _options(cache_dir=str(tmp_path), seed=1000))
+    assert first["value"] == again["value"] and first["value"] != other_seed["value"]
+    assert first["num_real"] == 40 and first["seeds"] == [0]
+
+
+def test_repeats_use_disjoint_seeds_and_record_mean_and_std(tiny_generator):
+    rows = evaluate_many(tiny_generator(), FakeDataset(), ["kid", "pr"], _options(repeats=3))
+    kid_row, pr_row = rows
+    assert kid_row["seeds"] == [0, 16, 32] and len(kid_row["values"]) == 3
+    assert kid_row["value"] == pytest.approx(np.mean(kid_row["values"]))
+    assert kid_row["std"] == pytest.approx(np.std(kid_row["values"], ddof=1))
+    assert pr_row["num_real"] == 16  # P/R compares equal-sized sets by default
+    assert 0 <= pr_row["precision"] <= 1 and 0 <= pr_row["recall"] <= 1
+    assert pr_row["value"] == pr_row["precision"] and len(pr_row["recall_values"]) == 3
+
+
+def test_one_repeat_has_no_std(tiny_generator):
+    row = evaluate(tiny_generator(), FakeDataset(), "ppl", _options())
+    assert row["std"] is None and row["per_sample_distances"].shape == (1, 16)
+
+
+def test_compute_appends_rows_with_provenance(fake_run, fake_loaders, tmp_path):
+    load_generator, open_dataset, opened = fake_loaders
+    kwargs = dict(num_samples=16, repeats=2, features="random", device="cpu", batch_size=8,
+                  cache_dir=str(tmp_path / "cache"), load_generator=load_generator, open_dataset=open_dataset)
+    rows = compute(fake_run, "fid,kid,pr,ppl", **kwargs)
+    assert opened == [("fake-source", 8)]
+    assert [row["metric"] for row in rows] == ["fid", "kid", "pr", "ppl"]
+    for row in rows:
+        assert ROW_FIELDS <= set(row)
+        assert row["snapshot_kimg"] == 20 and row["repeats"] == 2 and row["seeds"] == [0, 16]
+        assert row["comparable_to_published"] is False and row["label"] == NOT_COMPARABLE
+        assert row["dataset_hash"] == "fake-0-40-8"
+    distances = np.load(fake_run / rows[3]["distances_file"])
+    assert distances.shape == (2, 16) and np.isfinite(distances).all()
+    lines = [json.loads(line) for line in (fake_run / "metrics.jsonl").read_text().splitlines()]
+    assert [line["metric"] for line in lines] == ["fid", "kid", "pr", "ppl"]
+    cached = sorted((tmp_path / "cache" / "stats").glob("*.npy"))
+    assert len(cached) == 2  # real features: all 40 (FID, KID) and 16 (P/R)
+
+    again = compute(fake_run, ["fid"], snapshot=10, **kwargs)
+    assert again[0]["snapshot_kimg"] == 10
+    assert sorted((tmp_path / "cache" / "stats").glob("*.npy")) == cached  # reused, not recomputed
+    assert len((fake_run / "metrics.jsonl").read_text().splitlines()) == 5
+
+
+def test_compute_errors_name_the_problem(fake_run, fake_loaders, tmp_path):
+    load_generator, open_dataset, _ = fake_loaders
+    with pytest.raises(ValueError, match=r"snapshot 30 kimg .* available: \[10, 20\]"):
+        compute(fake_run, ["fid"], snapshot=30, features="random", load_generator=load_generator,
+                open_dataset=open_dataset)
+    with pytest.raises(FileNotFoundError, match="no snapshots"):
+        compute(tmp_path, ["fid"], features="random")
+    with pytest.raises(ValueError, match="unknown metric 'is'"):
+        evaluate(None, FakeDataset(), "is", _options())
+
+
+def test_options_are_validated():
+    with pytest.raises(ValueError, match="features must be one of"):
+        MetricOptions(features="resnet")
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        MetricOptions(repeats=0)
+
+
+def test_network_choice_per_metric(tmp_path):
+    assert network_for("ppl", MetricOptions(features="inception")) == "lpips-vgg16"
+    assert network_for("pr", MetricOptions(features="vgg16")) == "vgg16"
+    assert network_for("fid", MetricOptions(features="random")) == "random"
+    from harness.metrics.features import efficientnet_package_weights
+
+    if efficientnet_package_weights() is not None:
+        assert network_for("fid", MetricOptions(weights_dir=str(tmp_path))) == "efficientnet-lite0"

@@ -1,0 +1,196 @@
+"""The results store: lowest-FID snapshot selection, shared runs, corrupt files, merging."""
+
+import json
+import math
+import shutil
+
+import pytest
+
+from harness.findings import run_shares
+from harness.results import (
+    ResultsError,
+    load_metric_rows,
+    load_results,
+    load_stats,
+    merge_results,
+    read_json,
+    read_json_lines,
+    resolve_run,
+    run_is_finished,
+    select_metrics,
+)
+from tests.harness.fixtures import XSS_DATASET, XSS_RUN_ID, metric_row, summary_for, ticks_for, write_run
+
+
+def cell(frame, table, row, subcolumn=None):
+    rows = frame[(frame["table"] == table) & (frame["row"] == row)]
+    if subcolumn is not None:
+        rows = rows[rows["subcolumn"] == subcolumn]
+    assert len(rows) == 1, f"expected one {table}/{row} cell, found {len(rows)}"
+    return rows.iloc[0]
+
+
+def test_metrics_come_from_the_lowest_fid_snapshot(results_tree):
+    frame = load_results(results_tree.root)
+    a = cell(frame, "table1", "A")
+    # FID 50 @1, 40 @2, 45 @3: snapshot 2 wins although 3 is the latest; pr @3 (0.99) is ignored.
+    assert a["snapshot_kimg"] == 2.0 and a["fid"] == 40.0 and a["fid_std"] == 0.1
+    assert (a["precision"], a["recall"]) == (0.60, 0.30)
+    assert a["ppl"] == 300.0 and a["kid"] == 0.01 and a["pr_snapshot_kimg"] == 2.0
+
+
+def test_select_metrics_falls_back_without_fid_and_for_missing_metrics():
+    rows = [metric_row("ppl", 10.0, 1.0), metric_row("ppl", 8.0, 3.0), metric_row("kid", 0.5, 1.0)]
+    selected = select_metrics(rows)
+    assert selected["snapshot_kimg"] == 3.0 and selected["ppl"] == 8.0
+    assert selected["kid"] == 0.5 and selected["kid_snapshot_kimg"] == 1.0  # its own latest snapshot
+    assert selected["fid"] is None and selected["comparable"] is False
+    # Two evaluations of the same snapshot: the later line (the newer one) is reported.
+    again = select_metrics([metric_row("fid", 5.0, 1.0), metric_row("fid", 4.0, 1.0)])
+    assert again["fid"] == 4.0
+    assert select_metrics([])["comparable"] is None
+
+
+def test_shared_run_appears_in_every_suite_that_points_to_it(results_tree):
+    frame = load_results(results_tree.root)
+    table1_e = cell(frame, "table1", "E")
+    table2_e = cell(frame, "table2", "G output skips", "D residual")
+    figure8_e = cell(frame, "figure8", "(a) config E")
+    assert table1_e["run"] == table2_e["run"] == figure8_e["run"] == "table1/E__ffhq"
+    assert table2_e["column"] == "FFHQ" and table2_e["fid"] == table1_e["fid"] == 35.0
+
+
+def test_descriptive_columns(results_tree):
+    frame = load_results(results_tree.root)
+    a = cell(frame, "table1", "A")
+    assert a["status"] == "finished" and a["img_per_s"] == 100.0
+    # No GPU energy: the CPU's 3000 J over 3000 images.
+    assert a["energy_j"] == 3000.0 and a["energy_source"] == "rapl"
+    assert a["energy_j_per_kimg"] == pytest.approx(3000.0 / 3.0) and a["peak_mem_bytes"] == 2**20
+    assert a["feature_network"] == "efficientnet-lite0" and a["comparable"] is False
+    assert a["licence"] == "CC BY-SA 4.0" and a["dataset"] == "openmoji:smileys-emotion"
+    assert a["config_style_block"] == "adain" and a["config_growing"] is True
+    assert a["env_torch"] == "2.13.0" and a["env_git_commit"] == "0123456789abcdef"
+    assert a["scale"] == "smoke" and a["paper_dataset"] == "FFHQ"
+    unfinished = cell(frame, "table1", "A-large")
+    assert unfinished["status"] == "partial" and unfinished["run_id"] == XSS_RUN_ID
+    assert unfinished["dataset"] == XSS_DATASET and unfinished["images_shown"] == 3000.0  # last tick
+
+
+def test_a_run_never_trained_is_not_measured(results_tree):
+    missing = cell(load_results(results_tree.root), "table3", "StyleGAN")
+    assert missing["status"] == "missing" and math.isnan(missing["fid"])
+    assert missing["dataset"] == "openmoji:travel-places"  # the cell's source stands in
+
+
+def test_corrupt_json_names_the_file(tmp_path):
+    bad = tmp_path / "summary.json"
+    bad.write_text('{"done": tru')
+    with pytest.raises(ResultsError, match="summary.json: corrupt JSON"):
+        read_json(bad)
+    bad.write_text("[1, 2]")
+    with pytest.raises(ResultsError, match="expected a JSON object"):
+        read_json(bad)
+
+
+def test_corrupt_json_line_names_file_and_line_but_a_torn_last_line_is_skipped(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"metric": "fid"}\n{oops}\n{"metric": "kid"}\n')
+    with pytest.raises(ResultsError, match=r"metrics.jsonl:2: corrupt JSON line"):
+        read_json_lines(path)
+    path.write_text('{"metric": "fid"}\n{"metric": "ki')  # interrupted append
+    with pytest.warns(UserWarning, match="torn last line"):
+        assert read_json_lines(path) == [{"metric": "fid"}]
+
+
+def test_one_corrupt_run_warns_and_the_others_still_load(results_tree):
+    (results_tree.root / "table1/B__ffhq/summary.json").write_text("{not json")
+    with pytest.warns(UserWarning, match="B__ffhq.*summary.json: corrupt JSON"):
+        frame = load_results(results_tree.root)
+    b = cell(frame, "table1", "B")
+    assert b["status"] == "error" and "summary.json" in b["error"]
+    assert cell(frame, "table1", "A")["fid"] == 40.0
+
+
+def test_corrupt_suite_file_is_skipped_with_a_warning(results_tree):
+    (results_tree.root / "table3/suite.json").write_text("{")
+    with pytest.warns(UserWarning, match="table3/suite.json"):
+        frame = load_results(results_tree.root)
+    assert "table3" not in set(frame["table"]) and "table1" in set(frame["table"])
+
+
+def test_run_paths_must_stay_inside_the_store(tmp_path):
+    with pytest.raises(ResultsError, match="stay inside"):
+        resolve_run(tmp_path, "../elsewhere/run")
+
+
+def test_run_is_finished(tmp_path):
+    assert not run_is_finished(tmp_path)
+    (tmp_path / "summary.json").write_text(json.dumps({"done": False}))
+    assert not run_is_finished(tmp_path)
+    (tmp_path / "summary.json").write_text(json.dumps({"done": True}))
+    assert run_is_finished(tmp_path)
+
+
+def test_long_tables_for_curves(results_tree):
+    stats = load_stats(results_tree.root)
+    e_ticks = stats[stats["run"] == "table1/E__ffhq"]
+    assert list(e_ticks["kimg"]) == [1.0, 2.0, 3.0]
+    assert list(e_ticks["fig8.16"]) == pytest.approx([0.10, 0.20, 0.30])
+    assert "img_per_s/G_main" in stats
+    # F's ticks use the contract's key; both read the same way.
+    f_shares = run_shares(stats, "table1/F__ffhq")
+    assert list(f_shares.columns) == ["kimg", 4, 8, 16]
+    assert list(f_shares[16]) == pytest.approx([0.12, 0.30, 0.45])
+    assert run_shares(stats, "table1/A__ffhq").empty  # original G: no Figure 8
+    rows = load_metric_rows(results_tree.root)
+    assert len(rows[rows["run"] == "table1/A__ffhq"]) == 7  # every snapshot kept for curves
+
+
+def test_merge_copies_missing_runs_suites_and_pictures(results_tree, tmp_path):
+    dest = tmp_path / "merged"
+    report = merge_results([results_tree.root], dest)
+    assert "table1/A__ffhq" in report.copied_runs and report.suites_written == (
+        "figure8", "table1", "table2", "table3",
+    )
+    assert (dest / "table1/reals__ffhq.png").exists()
+    assert load_results(dest)["fid"].equals(load_results(results_tree.root)["fid"])
+    again = merge_results([results_tree.root], dest)  # idempotent: nothing new the second time
+    assert again.copied_runs == () and again.metric_rows_added == 0 and again.suites_written == ()
+
+
+def test_merge_conflict_keeps_the_finished_run_and_unions_metrics(tmp_path):
+    machine_a, machine_b = tmp_path / "a", tmp_path / "b"
+    # Machine A: interrupted at 2 kimg, but it measured KID. Machine B: finished, measured FID.
+    write_run(machine_a / "table1/E__ffhq", "E", metrics=[metric_row("kid", 0.2, 1.0)],
+              ticks=ticks_for(100.0, 0.1)[:2], summary=None)
+    write_run(machine_b / "table1/E__ffhq", "E", metrics=[metric_row("fid", 9.0, 3.0)],
+              ticks=ticks_for(100.0, 0.1), summary=summary_for(100.0))
+    dest = tmp_path / "dest"
+    shutil.copytree(machine_a, dest)
+    report = merge_results([machine_b], dest)
+    assert report.replaced_runs == ("table1/E__ffhq",) and report.metric_rows_added == 1
+    assert run_is_finished(dest / "table1/E__ffhq")
+    metrics = {row["metric"] for row in read_json_lines(dest / "table1/E__ffhq/metrics.jsonl")}
+    assert metrics == {"fid", "kid"}
+    # Merging the unfinished copy back keeps the finished run and adds no duplicate rows.
+    report = merge_results([machine_a, machine_b], dest)
+    assert report.kept_runs == ("table1/E__ffhq", "table1/E__ffhq") and report.metric_rows_added == 0
+    assert run_is_finished(dest / "table1/E__ffhq")
+
+
+def test_merge_conflict_between_unfinished_runs_keeps_more_images(tmp_path):
+    short, long = tmp_path / "short", tmp_path / "long"
+    write_run(short / "s/run", "E", ticks=ticks_for(1.0, 0.1)[:1], summary=None)
+    write_run(long / "s/run", "E", ticks=ticks_for(1.0, 0.1), summary=None)
+    assert merge_results([long], short).replaced_runs == ("s/run",)
+    assert len(read_json_lines(short / "s/run/stats.jsonl")) == 3
+
+
+def test_merge_refuses_different_scales(results_tree, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(results_tree.root, other)
+    suite = json.loads((other / "table1/suite.json").read_text())
+    (other / "table1/suite.json").write_text(json.dumps({**suite, "scale": "paper"}))
+    with pytest.raises(ValueError, match="scale 'paper'.*scale 'smoke'"):
+        merge_results([other], results_tree.root)

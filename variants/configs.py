@@ -1,0 +1,223 @@
+"""One frozen configuration per run, and the paper's named presets (Tables 1 and 2).
+
+`Config` holds everything a run needs: the architecture axes of the ablation (Section 1 of
+SPEC.md), channel widths, regularisation, optimiser and growing schedule. Every Literal field and
+every combination is checked once, in `__post_init__`. `PRESETS` is the one literal table of the
+paper's configurations; each entry overrides the defaults (which are config E) and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from variants.registry import UnknownNameError
+
+Architecture = Literal["original", "skip", "residual"]
+StyleBlock = Literal["adain", "demod"]
+Impl = Literal["ref", "fused", "auto"]
+
+ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
+STYLE_BLOCKS: tuple[str, ...] = get_args(StyleBlock)
+IMPLS: tuple[str, ...] = get_args(Impl)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """A resolved run configuration; defaults are config E (FFHQ 1024, Table 1).
+
+    Channels at resolution r: `channels_at(r) = max(1, round(min(fmap_base // r, fmap_max) *
+    width_multiplier))`; fmap_base 16384 (A-E) gives 512 up to 32x32, then 256..16 at 64..1024;
+    32768 (F, A-large) doubles the maps at 64x64 and above.
+    Growing tables are (resolution, value) pairs read as a step function: the value at r is that of
+    the largest listed resolution <= r (see `variants.growing.schedule_value`).
+    """
+
+    name: str = "custom"
+    # Architecture axes (Section 1).
+    g_arch: Architecture = "skip"
+    d_arch: Architecture = "residual"
+    style_block: StyleBlock = "demod"
+    growing: bool = False
+    # Image size and widths.
+    resolution: int = 1024
+    content_height: int | None = None  # None = square; LSUN Car: 384 rows of 512, rest black bars
+    width_multiplier: float = 1.0
+    fmap_base: int = 16384
+    fmap_max: int = 512
+    # Mapping network f: z -> w.
+    z_dim: int = 512
+    w_dim: int = 512
+    mapping_layers: int = 8
+    mapping_width: int = 512
+    mapping_lr_mult: float = 0.01
+    w_avg_beta: float = 0.995  # decay of the running average of w used for truncation
+    # Discriminator epilogue.
+    mbstd_group: int = 4
+    mbstd_channels: int = 1
+    # Regularisation (Section 3).
+    style_mixing_prob: float = 0.9
+    r1_gamma: float = 10.0
+    r1_interval: int = 16
+    pl_weight: float = 2.0
+    pl_interval: int = 4
+    pl_decay: float = 0.01
+    pl_batch_shrink: int = 2
+    # Optimiser and EMA.
+    batch_size: int = 32
+    lr: float = 0.002
+    adam_betas: tuple[float, float] = (0.0, 0.99)
+    adam_eps: float = 1e-8
+    ema_kimg: float = 10.0  # half-life of G's weight average, thousands of images
+    # Progressive growing schedule (configs A-D; SPEC.md section 3).
+    growing_start_res: int = 8
+    growing_phase_kimg: float = 600.0  # thousands of images per stabilise phase and per fade-in
+    growing_batch_by_res: tuple[tuple[int, int], ...] = ((8, 256), (16, 128), (32, 64), (64, 32))
+    growing_lr_by_res: tuple[tuple[int, float], ...] = (
+        (8, 0.001), (128, 0.0015), (256, 0.002), (512, 0.003), (1024, 0.003))
+    # Numerics.
+    conv_clamp: float | None = None
+    impl: Impl = "auto"
+
+    def __post_init__(self) -> None:
+        _check_choice("g_arch", self.g_arch, ARCHITECTURES)
+        _check_choice("d_arch", self.d_arch, ARCHITECTURES)
+        _check_choice("style_block", self.style_block, STYLE_BLOCKS)
+        _check_choice("impl", self.impl, IMPLS)
+        _check_power_of_two("resolution", self.resolution)
+        if self.growing and (self.g_arch != "original" or self.d_arch != "original"):
+            raise ValueError(
+                f"config {self.name!r}: progressive growing needs g_arch='original' and "
+                f"d_arch='original' (got g_arch={self.g_arch!r}, d_arch={self.d_arch!r}); "
+                f"skip and residual networks train at full size (set growing=False)")
+        if self.growing:
+            _check_power_of_two("growing_start_res", self.growing_start_res)
+            if not 4 <= self.growing_start_res <= self.resolution:
+                raise ValueError(f"config {self.name!r}: growing_start_res={self.growing_start_res} must "
+                                 f"lie in [4, resolution={self.resolution}]")
+        if self.content_height is not None and not (0 < self.content_height <= self.resolution
+                                                    and self.content_height % 2 == 0):
+            raise ValueError(f"config {self.name!r}: content_height={self.content_height} must be an even "
+                             f"number of rows in (0, resolution={self.resolution}], or None for square")
+        positive = {"width_multiplier": self.width_multiplier, "fmap_base": self.fmap_base,
+                    "fmap_max": self.fmap_max, "z_dim": self.z_dim, "w_dim": self.w_dim,
+                    "mapping_layers": self.mapping_layers, "mapping_width": self.mapping_width,
+                    "mapping_lr_mult": self.mapping_lr_mult, "mbstd_group": self.mbstd_group,
+                    "r1_interval": self.r1_interval, "pl_interval": self.pl_interval,
+                    "pl_batch_shrink": self.pl_batch_shrink, "batch_size": self.batch_size,
+                    "lr": self.lr, "growing_phase_kimg": self.growing_phase_kimg}
+        for field_name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"config {self.name!r}: {field_name} must be > 0, got {value!r}")
+        if not 0.0 <= self.style_mixing_prob <= 1.0:
+            raise ValueError(f"config {self.name!r}: style_mixing_prob must lie in [0, 1], "
+                             f"got {self.style_mixing_prob}")
+        if self.mbstd_channels < 0 or self.pl_weight < 0 or self.r1_gamma < 0:
+            raise ValueError(f"config {self.name!r}: mbstd_channels, pl_weight and r1_gamma must be >= 0")
+        for table_name in ("growing_batch_by_res", "growing_lr_by_res"):
+            table = getattr(self, table_name)
+            if not table or [res for res, _ in table] != sorted({res for res, _ in table}):
+                raise ValueError(f"config {self.name!r}: {table_name} must be non-empty (resolution, "
+                                 f"value) pairs with strictly increasing resolutions, got {table!r}")
+
+    # Derived quantities ------------------------------------------------------------------------
+
+    def channels_at(self, resolution: int) -> int:
+        """Feature maps at `resolution` (the fmap_base rule above, scaled by width_multiplier)."""
+        return max(1, round(min(self.fmap_base // resolution, self.fmap_max) * self.width_multiplier))
+
+    @property
+    def resolutions(self) -> tuple[int, ...]:
+        """The block resolutions 4, 8, ..., resolution."""
+        return tuple(2 ** i for i in range(2, int(math.log2(self.resolution)) + 1))
+
+    # Overrides and JSON ------------------------------------------------------------------------
+
+    def replace(self, **overrides) -> Config:
+        """A new config with `overrides` applied (validated again); unknown names raise TypeError."""
+        _check_field_names(overrides)
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (tuples become lists; `from_dict` turns them back)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Config:
+        """Inverse of `to_dict`; unknown keys raise TypeError listing the valid ones."""
+        _check_field_names(values)
+        hints = typing.get_type_hints(cls)
+        converted = {key: _to_tuples(value) if _is_tuple_type(hints[key]) else value
+                     for key, value in values.items()}
+        return cls(**converted)
+
+    def to_json(self) -> str:
+        """The config as JSON text (sorted keys, indented); `Config.from_json` inverts it exactly."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        return cls.from_dict(json.loads(text))
+
+
+def field_names() -> tuple[str, ...]:
+    """All field names of `Config`, in declaration order."""
+    return tuple(field.name for field in dataclasses.fields(Config))
+
+
+def _check_field_names(names) -> None:
+    unknown = sorted(set(names) - set(field_names()))
+    if unknown:
+        raise TypeError(f"unknown Config field(s) {unknown}; valid fields: {', '.join(field_names())}")
+
+
+def _check_choice(field_name: str, value, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{field_name}={value!r} is not one of {', '.join(map(repr, choices))}")
+
+
+def _check_power_of_two(field_name: str, value: int) -> None:
+    if not isinstance(value, int) or value < 4 or value & (value - 1):
+        raise ValueError(f"{field_name} must be a power of two >= 4, got {value!r}")
+
+
+def _is_tuple_type(hint) -> bool:
+    return typing.get_origin(hint) is tuple
+
+
+def _to_tuples(value):
+    return tuple(_to_tuples(item) for item in value) if isinstance(value, list | tuple) else value
+
+
+# The paper's configurations: each entry overrides Config's defaults (config E) and nothing else.
+# Table 1 (A-F, A-large); Table 2 = config E with the G and D architectures varied. R1 gamma 100 for
+# E and Table 2 follows the official presets (SPEC.md section 3); F uses the general 10.
+_GROWING_BASELINE = dict(g_arch="original", d_arch="original", growing=True, r1_gamma=10.0)
+PRESETS: dict[str, dict] = {
+    "A": dict(_GROWING_BASELINE, style_block="adain", r1_interval=1, pl_weight=0.0),
+    "B": dict(_GROWING_BASELINE, r1_interval=1, pl_weight=0.0),
+    "C": dict(_GROWING_BASELINE, pl_weight=0.0),
+    "D": dict(_GROWING_BASELINE),
+    "E": dict(r1_gamma=100.0),
+    "F": dict(fmap_base=32768),
+    "A-large": dict(_GROWING_BASELINE, style_block="adain", r1_interval=1, pl_weight=0.0, fmap_base=32768),
+    **{f"G-{g_arch}/D-{d_arch}": dict(g_arch=g_arch, d_arch=d_arch, r1_gamma=100.0)
+       for g_arch in ARCHITECTURES for d_arch in ARCHITECTURES},
+}
+
+
+def list_configs() -> tuple[str, ...]:
+    """Names of the presets: A, B, C, D, E, F, A-large, then the nine Table 2 combinations."""
+    return tuple(PRESETS)
+
+
+def get_config(name: str, **overrides) -> Config:
+    """The preset `name` with `overrides` applied; unknown names or fields raise with the valid ones."""
+    if name not in PRESETS:
+        raise UnknownNameError(f"unknown config {name!r}; known configs: {', '.join(PRESETS)}")
+    _check_field_names(overrides)
+    return Config(**{"name": name, **PRESETS[name], **overrides})

@@ -1,0 +1,231 @@
+"""Building blocks shared by every generator and discriminator.
+
+Equalised learning rate (ProGAN, used throughout StyleGAN2): weights are stored as N(0, 1) / lr_mult
+and scaled at run time by lr_mult / sqrt(fan_in), so Adam's step is the same in every layer.
+Every bias + activation goes through `fused_ops.bias_act`, every FIR resampling through
+`fused_ops.upfirdn2d` / `fused_ops.conv2d_resample`; each layer's `impl` picks 'ref' or 'fused'.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from fused_ops.bias_act import bias_act
+from fused_ops.conv2d_resample import conv2d_resample
+from fused_ops.modconv import modulated_conv2d
+from fused_ops.upfirdn2d import setup_filter
+
+LRELU_ALPHA = 0.2
+RESAMPLE_FILTER = (1, 3, 3, 1)  # the FIR filter of all up/downsampling (SPEC.md section 1)
+NOISE_MODES = ("random", "const", "none")
+IMPLS = ("ref", "fused", "auto")
+
+
+def set_impl(module: nn.Module, impl: str) -> None:
+    """Make every layer inside `module` run its fused_ops with `impl` ('ref' | 'fused' | 'auto')."""
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    for submodule in module.modules():
+        if isinstance(submodule, UsesFusedOps):
+            submodule.impl = impl
+
+
+def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
+    """Scale x so the mean of its squares along `dim` is 1 (StyleGAN's normalisation of z)."""
+    return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
+
+
+def make_resample_filter() -> torch.Tensor:
+    """The [1, 3, 3, 1] FIR filter as a normalised 2-D kernel [4, 4], on the current default device."""
+    default_device = torch.empty(0).device  # honours `with torch.device(...)`, e.g. 'meta'
+    with torch.device("cpu"):  # built on CPU: on 'meta', the first outer() imports torch._refs (seconds)
+        kernel = setup_filter(list(RESAMPLE_FILTER))
+    return kernel.to(default_device)
+
+
+class UsesFusedOps(nn.Module):
+    """A module whose forward calls fused_ops; `impl` is changed for a whole network by `set_impl`."""
+
+    def __init__(self, impl: str = "auto") -> None:
+        super().__init__()
+        if impl not in IMPLS:
+            raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+        self.impl = impl
+
+
+class DenseLayer(UsesFusedOps):
+    """Fully connected layer with equalised learning rate: [N, in_features] -> [N, out_features]."""
+
+    def __init__(self, in_features: int, out_features: int, *, bias: bool = True, activation: str = "linear",
+                 lr_multiplier: float = 1.0, bias_init: float = 0.0, impl: str = "auto") -> None:
+        super().__init__(impl)
+        self.activation = activation
+        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full([out_features], bias_init / lr_multiplier)) if bias else None
+        self.weight_gain = lr_multiplier / np.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight * self.weight_gain
+        bias = None if self.bias is None else self.bias * self.bias_gain
+        return bias_act(x.matmul(weight.t()), bias, act=self.activation, impl=self.impl)
+
+
+class ConvLayer(UsesFusedOps):
+    """Conv with equalised learning rate, optional FIR up/down by 2, bias and activation.
+
+    x: [N, in_channels, H, W] -> [N, out_channels, H * up / down, W * up / down]. `gain` scales the
+    activation's output (residual blocks pass sqrt(0.5)); the clamp scales with it.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True,
+                 activation: str = "linear", up: int = 1, down: int = 1, conv_clamp: float | None = None,
+                 impl: str = "auto") -> None:
+        super().__init__(impl)
+        self.activation, self.up, self.down, self.conv_clamp = activation, up, down, conv_clamp
+        self.padding = kernel_size // 2
+        self.register_buffer("resample_filter", make_resample_filter(), persistent=False)
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
+        self.bias = nn.Parameter(torch.zeros([out_channels])) if bias else None
+        self.weight_gain = 1 / np.sqrt(in_channels * kernel_size ** 2)
+
+    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        weight = self.weight * self.weight_gain
+        resample = self.resample_filter if (self.up > 1 or self.down > 1) else None
+        x = conv2d_resample(x, weight, f=resample, up=self.up, down=self.down, padding=self.padding,
+                            flip_weight=(self.up == 1), impl=self.impl)
+        clamp = None if self.conv_clamp is None else self.conv_clamp * gain
+        act_gain = gain if self.activation == "linear" else gain * np.sqrt(2)
+        return bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=clamp, impl=self.impl)
+
+
+class MappingNetwork(nn.Module):
+    """f: z [N, z_dim] -> ws [N, num_ws, w_dim] (Section 2 of StyleGAN; 8 layers, lr mult 0.01).
+
+    `w_avg` [w_dim] is a running average of w (decay `w_avg_beta` per update) for truncation.
+    """
+
+    def __init__(self, *, z_dim: int, w_dim: int, num_ws: int, num_layers: int = 8, width: int = 512,
+                 lr_multiplier: float = 0.01, w_avg_beta: float = 0.995, impl: str = "auto") -> None:
+        super().__init__()
+        self.z_dim, self.w_dim, self.num_ws, self.w_avg_beta = z_dim, w_dim, num_ws, w_avg_beta
+        features = [z_dim] + [width] * (num_layers - 1) + [w_dim]
+        self.layers = nn.ModuleList(
+            DenseLayer(size_in, size_out, activation="lrelu", lr_multiplier=lr_multiplier, impl=impl)
+            for size_in, size_out in zip(features[:-1], features[1:], strict=True))
+        self.register_buffer("w_avg", torch.zeros([w_dim]))
+
+    def forward(self, z: torch.Tensor, psi: float = 1.0, truncation_cutoff: int | None = None,
+                update_w_avg: bool = False) -> torch.Tensor:
+        """z: [N, z_dim]. psi < 1 pulls the first `truncation_cutoff` ws (all if None) towards w_avg."""
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"z must have shape [N, {self.z_dim}], got {list(z.shape)}")
+        w = normalize_2nd_moment(z.to(torch.float32))
+        for layer in self.layers:
+            w = layer(w)
+        if update_w_avg:
+            with torch.no_grad():
+                self.w_avg.copy_(w.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)
+        if psi != 1:
+            cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
+            ws = torch.cat([self.w_avg.lerp(ws[:, :cutoff], psi), ws[:, cutoff:]], dim=1)
+        return ws
+
+
+class NoiseInput(nn.Module):
+    """Per-pixel noise [N, 1, r, r] times a learned per-layer strength (StyleGAN Fig. 1, 'B')."""
+
+    def __init__(self, resolution: int) -> None:
+        super().__init__()
+        self.resolution = resolution
+        self.register_buffer("noise_const", torch.randn([resolution, resolution]))
+        self.strength = nn.Parameter(torch.zeros([]))
+
+    def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor | None:
+        """Scaled noise [N, 1, r, r] (or [r, r] for 'const') for a batch like x [N, ...]; None for 'none'."""
+        if noise_mode == "random":
+            shape = [x.shape[0], 1, self.resolution, self.resolution]
+            return torch.randn(shape, device=x.device, dtype=x.dtype) * self.strength
+        if noise_mode == "const":
+            return self.noise_const.to(x.dtype) * self.strength
+        if noise_mode == "none":
+            return None
+        raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+
+
+class ConstantInput(nn.Module):
+    """The learned constant [channels, size, size] the synthesis network starts from."""
+
+    def __init__(self, channels: int, size: int = 4, *, init: str = "randn") -> None:
+        super().__init__()
+        initial = torch.randn if init == "randn" else torch.ones
+        self.weight = nn.Parameter(initial([channels, size, size]))
+
+    def forward(self, batch_size: int) -> torch.Tensor:
+        return self.weight.unsqueeze(0).expand(batch_size, -1, -1, -1)
+
+
+class MinibatchStdDev(nn.Module):
+    """Append the std over groups of the minibatch as extra maps (ProGAN): [N, C, H, W] -> [N, C + c, H, W].
+
+    Groups of `group_size` samples (or the whole batch if smaller); the features are split in
+    `num_channels` parts and each part's mean std becomes one constant map.
+    """
+
+    def __init__(self, group_size: int = 4, num_channels: int = 1) -> None:
+        super().__init__()
+        self.group_size, self.num_channels = group_size, num_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        group = min(self.group_size, n)
+        if n % group:
+            raise ValueError(f"minibatch std: batch size {n} is not divisible by the group size {group}; "
+                             f"use a batch that is a multiple of {self.group_size}")
+        f = self.num_channels
+        if c % f:
+            raise ValueError(f"minibatch std: {c} channels cannot be split into {f} parts")
+        y = x.reshape(group, -1, f, c // f, h, w)  # [G, M, F, c, H, W]; sample n = g * M + m
+        y = (y - y.mean(dim=0)).square().mean(dim=0)
+        y = (y + 1e-8).sqrt().mean(dim=[2, 3, 4])  # [M, F]
+        y = y.reshape(-1, f, 1, 1).repeat(group, 1, h, w)  # [N, F, H, W]
+        return torch.cat([x, y], dim=1)
+
+
+class ToRGB(UsesFusedOps):
+    """Features [N, C, r, r] -> RGB [N, 3, r, r] by a 1x1 conv plus bias.
+
+    modulated=True (StyleGAN2): the conv is modulated by the style of w, not demodulated.
+    modulated=False (StyleGAN, AdaIN generators): a plain equalised-lr 1x1 conv; w is ignored.
+    """
+
+    def __init__(self, in_channels: int, w_dim: int, *, modulated: bool, img_channels: int = 3,
+                 conv_clamp: float | None = None, impl: str = "auto") -> None:
+        super().__init__(impl)
+        self.modulated, self.conv_clamp = modulated, conv_clamp
+        if modulated:
+            self.affine = DenseLayer(w_dim, in_channels, bias_init=1.0, impl=impl)
+            self.weight = nn.Parameter(torch.randn([img_channels, in_channels, 1, 1]))
+            self.bias = nn.Parameter(torch.zeros([img_channels]))
+            self.weight_gain = 1 / np.sqrt(in_channels)
+        else:
+            self.conv = ConvLayer(in_channels, img_channels, 1, conv_clamp=conv_clamp, impl=impl)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.modulated:
+            return self.conv(x)
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=not self.training,
+                             impl=self.impl)
+        return bias_act(x, self.bias, clamp=self.conv_clamp, impl=self.impl)
+
+
+class FromRGB(ConvLayer):
+    """RGB [N, 3, r, r] -> features [N, C, r, r]: 1x1 conv, bias, leaky ReLU."""
+
+    def __init__(self, out_channels: int, *, img_channels: int = 3, conv_clamp: float | None = None,
+                 impl: str = "auto") -> None:
+        super().__init__(img_channels, out_channels, 1, activation="lrelu", conv_clamp=conv_clamp, impl=impl)

@@ -97,6 +97,8 @@ class ConvLayer(UsesFusedOps):
         x = conv2d_resample(x, weight, f=resample, up=self.up, down=self.down, padding=self.padding,
                             flip_weight=(self.up == 1), impl=self.impl)
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
+        if self.bias is None and self.activation == "linear" and clamp is None:
+            return x if gain == 1 else x * gain  # nothing to fuse (residual skip convs)
         act_gain = gain if self.activation == "linear" else gain * np.sqrt(2)
         return bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=clamp, impl=self.impl)
 

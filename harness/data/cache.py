@@ -83,13 +83,17 @@ def array_content_hash(images: np.ndarray) -> str:
 def _fsync_replace(temporary: Path, final: Path) -> None:
     with open(temporary, "rb+") as handle:
         os.fsync(handle.fileno())
+    os.chmod(temporary, 0o644)  # mkstemp makes 0600 files; caches and tables are for every reader
     os.replace(temporary, final)
 
 
-def _write_json_atomically(path: Path, record: dict[str, Any]) -> None:
+def write_json_atomically(path: Path, record: dict[str, Any], *, indent: int | None = 1,
+                          sort_keys: bool = True) -> None:
+    """Write JSON to a temporary file beside `path`, fsync it, then rename it over `path`."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(handle, "w") as out:
-        json.dump(record, out, indent=1, sort_keys=True)
+        json.dump(record, out, indent=indent, sort_keys=sort_keys, separators=None if indent else (",", ":"))
+        out.write("\n")
     _fsync_replace(Path(temporary), path)
 
 
@@ -165,7 +169,7 @@ def open_cached(source: ImageSource, resolution: int, *, cache_dir: str | os.Pat
                            licence=source.licence, attribution=source.attribution,
                            skipped_files=tuple(skips.names[:SKIPPED_NAMES_KEPT]),
                            content_height=content_height)
-        _write_json_atomically(json_path, info.to_dict())
+        write_json_atomically(json_path, info.to_dict())
         dataset = ImageDataset(images, info)
     if dataset.info.num_skipped and not skip_bad:
         raise DatasetError(

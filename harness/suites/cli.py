@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from harness.suites.scales import SCALES, get_scale, parse_override
+from harness.suites.scales import SCALES, get_scale, parse_override, source_is_available
 from harness.suites.tables import DATASET_COLUMNS, SUITES
 
 
@@ -27,6 +27,50 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--datasets", type=Path, help="JSON file mapping dataset columns to sources")
     parser.add_argument("--results", type=Path, default=Path("results"), help="results store root")
+    add_executor_arguments(parser)
+
+
+# Executor options: (flag, executor it belongs to, its field there, type, help).
+EXECUTOR_OPTIONS = (
+    ("--jobs", "local", "jobs", int, "parallel worker processes (default 1: sequential in this process)"),
+    ("--ray-address", "ray", "address", str, "Ray cluster ('auto' on a cluster node; default: start one)"),
+    ("--ray-cpus-per-task", "ray", "num_cpus_per_task", float, "CPUs (torch threads) per run (default 1)"),
+    ("--ray-gpus-per-task", "ray", "num_gpus_per_task", float, "GPUs per run (default 0)"),
+    ("--slurm-partition", "slurm", "partition", str, "Slurm partition (default: the cluster's)"),
+    ("--slurm-gpus-per-node", "slurm", "gpus_per_node", int, "GPUs per run (default 1)"),
+    ("--slurm-cpus-per-task", "slurm", "cpus_per_task", int, "CPUs (and torch threads) per run (default 8)"),
+    ("--slurm-timeout-min", "slurm", "timeout_min", int, "job time limit; it requeues from its checkpoint"),
+    ("--slurm-folder", "slurm", "folder", Path, "submitit logs and job files, on the shared filesystem"),
+)
+
+
+def add_executor_arguments(parser) -> None:
+    parser.add_argument(
+        "--executor", default="local", choices=("local", "ray", "slurm"), help="where the runs execute"
+    )
+    for flag, _, _, kind, help_text in EXECUTOR_OPTIONS:
+        parser.add_argument(flag, type=kind, help=help_text)
+    parser.add_argument(
+        "--stage-dir",
+        type=Path,
+        help="each run writes to <stage-dir>/<run-id>/ (seen by every task and this machine); finished "
+        "runs are merged into --results when all tasks have ended",
+    )
+
+
+def executor_from_args(args):
+    """The executor --executor names, with its options; an option of another executor is an error."""
+    from harness.suites.executors import get_executor
+
+    options = {}
+    for flag, name, field, _, _ in EXECUTOR_OPTIONS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is None:
+            continue
+        if name != args.executor:
+            raise ValueError(f"{flag} applies to --executor {name}, not --executor {args.executor}")
+        options[field] = value
+    return get_executor(args.executor, stage_dir=args.stage_dir, **options)
 
 
 def scale_from_args(args):
@@ -46,12 +90,12 @@ def scale_from_args(args):
 
 
 def run(args) -> int:
-    from harness.data import is_available
     from harness.suites.runner import run_suites
     from harness.suites.tables import get_suites
 
     suites = get_suites(args.suite)
     scale = scale_from_args(args)
     print(f"scale {scale.name}: {json.dumps(scale.to_dict())}")
-    run_suites(suites, scale, args.results, is_installed=is_available)
+    executor = executor_from_args(args)
+    run_suites(suites, scale, args.results, is_installed=source_is_available, executor=executor)
     return 0

@@ -195,19 +195,24 @@ def execute_run(run: PlannedRun, scale: Scale, results_root: Path, log=print) ->
 
 
 def run_suites(
-    suites: tuple[Suite, ...], scale: Scale, results_root: Path, is_installed, log=print
+    suites: tuple[Suite, ...], scale: Scale, results_root: Path, is_installed, log=print, executor=None
 ) -> list[PlannedRun]:
-    """Plan, write the suite files, then execute every run in order (the local executor)."""
+    """Plan, write the suite files, then execute every run with `executor` (a
+    harness.suites.executors.Executor; default: sequentially in this process)."""
+    from harness.suites.executors import LocalExecutor
+
     results_root = Path(results_root)
     runs = plan_runs(suites, scale, is_installed)
     write_suite_files(suites, runs, scale, results_root)  # first, so partial results are reportable
-    owner = {run.folder: run.folder.split("/")[0] for run in runs}
+    executor = executor or LocalExecutor()
     started = time.time()
-    for index, run in enumerate(runs, 1):
-        log(
-            f"[{index}/{len(runs)}] {run.config} on {run.column} ({run.source}) -> {run.folder} "
-            f"({time.time() - started:.0f} s so far)"
-        )
-        execute_run(run, scale, results_root, log)
-        save_reals(run, scale, results_root, owner[run.folder])
+    log(f"{len(runs)} runs with {executor}")
+    try:
+        executor.map_runs(runs, scale, results_root)
+    finally:
+        owner = {run.folder: run.folder.split("/")[0] for run in runs}
+        for run in runs:
+            if is_trained(results_root / run.folder):
+                save_reals(run, scale, results_root, owner[run.folder])
+        log(f"executed {len(runs)} runs in {time.time() - started:.0f} s")
     return runs

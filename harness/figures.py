@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from harness.findings import figure8_runs, run_shares
 
@@ -86,6 +87,7 @@ def figure8_areas(results: pd.DataFrame, stats: pd.DataFrame) -> bytes | None:
                 ylabel="contribution (%)",
                 ylim=(0, 100),
             )
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
             ax.legend(title="resolution", fontsize="small", loc="upper left", reverse=True)
         return _to_png(figure)
 
@@ -202,6 +204,8 @@ def droplet_figure(results: pd.DataFrame, stats: pd.DataFrame) -> bytes | None:
             order=["adain", "demod"],
         )
         axes[0][1].set(title="at the end of training", xlabel="style block", ylabel="droplet statistic")
+        for ax in axes[0]:
+            ax.ticklabel_format(axis="y", useOffset=False)  # a flat curve must not read "1e-7+5.42e-2"
         return _to_png(figure)
 
 

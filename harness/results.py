@@ -23,6 +23,18 @@ import pandas as pd
 from harness.io import write_json_atomic, write_jsonl_atomic
 
 METRICS = ("fid", "kid", "pr", "ppl")
+# load_results column -> dataset.json field.
+DATASET_COLUMNS = {
+    "dataset": "name", "dataset_resolution": "resolution", "dataset_num_images": "num_images",
+    "dataset_hash": "content_hash", "licence": "licence", "attribution": "attribution",
+}
+# Columns load_results always has (None where nothing was measured).
+REPORTED_COLUMNS = (
+    "status", "error", "dataset", "licence", "attribution", "kimg", "images_shown", "wall_s", "img_per_s",
+    "energy_j", "energy_j_per_kimg", "snapshot_kimg", "fid", "fid_std", "kid", "kid_std", "precision",
+    "precision_std", "recall", "recall_std", "ppl", "ppl_std", "ppl_distances_file", "feature_network",
+    "comparable", "config_style_block", "config_pl_weight", "run_dir",
+)
 # Files whose presence marks a folder as a run directory.
 RUN_MARKERS = ("config.json", "options.json", "summary.json", "stats.jsonl", "metrics.jsonl")
 
@@ -226,12 +238,7 @@ def load_run(run_dir: Path) -> dict:
     record = {
         "run_dir": str(run_dir),
         "status": "finished" if summary.get("done") is True else "partial",
-        "dataset": dataset.get("name"),
-        "dataset_resolution": dataset.get("resolution"),
-        "dataset_num_images": dataset.get("num_images"),
-        "dataset_hash": dataset.get("content_hash"),
-        "licence": dataset.get("licence"),
-        "attribution": dataset.get("attribution"),
+        **{column: dataset.get(key) for column, key in DATASET_COLUMNS.items()},
         "kimg": summary.get("kimg", ticks[-1].get("kimg") if ticks else None),
         "images_shown": images_shown(run_dir),
         "wall_s": summary.get("wall_s"),
@@ -316,6 +323,9 @@ def load_results(root: Path | str = "results") -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
+    for column in REPORTED_COLUMNS:  # present even when no run of the store has been trained yet
+        if column not in frame:
+            frame[column] = None
     frame["dataset"] = frame["dataset"].fillna(frame["dataset_source"])
     return frame
 

@@ -203,3 +203,11 @@ def _write_suites(root: Path, folders: dict) -> None:
             suite=suite, description=f"fixture {suite}", scale="smoke", scale_values=scale_values,
             cells=cells,
         )))
+
+
+def write_untrained_store(root: Path) -> None:
+    """A store whose one suite cell points to a run that was never trained."""
+    (root / "table1").mkdir(parents=True)
+    cell = _cell("table1", "A", "FFHQ", "A", "table1/A__ffhq", dataset="openmoji")
+    suite = {"suite": "table1", "scale": "smoke", "cells": [cell]}
+    (root / "table1/suite.json").write_text(json.dumps(suite))

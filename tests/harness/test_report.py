@@ -15,7 +15,7 @@ from PIL import Image
 from harness import report
 from harness.published import DOWN, SAME, UP, direction, load_published
 from harness.results import load_results
-from tests.harness.fixtures import XSS_DATASET, XSS_RUN_ID, build_fixture_tree
+from tests.harness.fixtures import XSS_DATASET, XSS_RUN_ID, build_fixture_tree, write_untrained_store
 
 ESCAPED_DATASET = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -188,3 +188,9 @@ def test_figures_without_data_are_none_and_only_pngs_are_embedded(tmp_path):
     (tmp_path / "fake.png").write_bytes(b"GIF89a")
     assert figures.png_file_uri(tmp_path / "fake.png") is None
     assert figures.png_file_uri(tmp_path / "no.png") is None
+
+
+def test_report_of_a_store_with_no_trained_run(tmp_path):
+    write_untrained_store(tmp_path)
+    html = report.render_report(tmp_path).read_text()
+    assert "Not comparable" not in html and "missing" in html and "openmoji" in html

@@ -19,7 +19,15 @@ from harness.results import (
     run_is_finished,
     select_metrics,
 )
-from tests.harness.fixtures import XSS_DATASET, XSS_RUN_ID, metric_row, summary_for, ticks_for, write_run
+from tests.harness.fixtures import (
+    XSS_DATASET,
+    XSS_RUN_ID,
+    metric_row,
+    summary_for,
+    ticks_for,
+    write_run,
+    write_untrained_store,
+)
 
 
 def cell(frame, table, row, subcolumn=None):
@@ -194,3 +202,10 @@ def test_merge_refuses_different_scales(results_tree, tmp_path):
     (other / "table1/suite.json").write_text(json.dumps({**suite, "scale": "paper"}))
     with pytest.raises(ValueError, match="scale 'paper'.*scale 'smoke'"):
         merge_results([other], results_tree.root)
+
+
+def test_a_store_with_no_trained_run_still_has_every_column(tmp_path):
+    write_untrained_store(tmp_path)
+    frame = load_results(tmp_path)
+    assert list(frame["status"]) == ["missing"] and frame["fid"].isna().all()
+    assert list(frame["dataset"]) == ["openmoji"] and frame["comparable"].isna().all()

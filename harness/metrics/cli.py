@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights-dir", default=None,
                         help="folder of published weight files (default $HARNESS_WEIGHTS_DIR or "
                              "~/.cache/stylegan2-ablations/weights)")
-    parser.add_argument("--snapshot", type=int, default=None, help="snapshot kimg (default: latest)")
+    parser.add_argument("--snapshot", type=float, default=None, help="snapshot kimg (default: latest)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--feature-input-size", type=int, default=None,
                         help="resize images to this side for the feature network (recorded with the numbers)")

@@ -232,16 +232,20 @@ def evaluate(G, dataset, metric: str, options: MetricOptions | None = None) -> d
 
 
 
-def find_snapshot(run_dir: Path, kimg: int | None = None) -> tuple[int, Path]:
-    """(kimg, path without extension) of the latest snapshot in `<run>/snapshots`, or of `kimg`."""
-    available = sorted(int(p.stem) for p in (run_dir / "snapshots").glob("*.safetensors") if p.stem.isdigit())
-    if not available:
+def find_snapshot(run_dir: Path, kimg: float | None = None) -> tuple[float, Path]:
+    """(kimg, path without extension) of the latest snapshot in `<run>/snapshots`, or of `kimg`.
+
+    Snapshots are named by images shown (kimg * 1000, six digits, as harness.train writes them), so
+    0.5 kimg is `000500`.
+    """
+    shown = sorted(int(p.stem) for p in (run_dir / "snapshots").glob("*.safetensors") if p.stem.isdigit())
+    if not shown:
         raise FileNotFoundError(f"no snapshots in {run_dir / 'snapshots'} (train the run first)")
-    if kimg is None:
-        kimg = available[-1]
-    elif kimg not in available:
-        raise ValueError(f"snapshot {kimg} kimg not in {run_dir / 'snapshots'}; available: {available}")
-    return kimg, run_dir / "snapshots" / f"{kimg:06d}"
+    images = shown[-1] if kimg is None else round(kimg * 1000)
+    if images not in shown:
+        raise ValueError(f"snapshot {kimg} kimg not in {run_dir / 'snapshots'}; available (kimg): "
+                         f"{[n / 1000 for n in shown]}")
+    return images / 1000, run_dir / "snapshots" / f"{images:06d}"
 
 
 def _load_generator(path: Path):
@@ -259,10 +263,10 @@ def _open_run_dataset(run_dir: Path, open_dataset=None):
     return open_dataset(options["data"], config["resolution"])
 
 
-def _save_distances(run_dir: Path, row: dict, kimg: int) -> str:
+def _save_distances(run_dir: Path, row: dict, kimg: float) -> str:
     """Write a PPL row's per-sample distances [repeats, N] as .npy in the run dir; returns the file name."""
     stamp = row["time"].replace(":", "").replace("-", "").split(".")[0]
-    name = f"ppl_distances_{kimg:06d}_{stamp}.npy"
+    name = f"ppl_distances_{round(kimg * 1000):06d}_{stamp}.npy"
     buffer = io.BytesIO()
     np.save(buffer, row.pop("per_sample_distances").astype(np.float32), allow_pickle=False)
     write_bytes_atomic(run_dir / name, buffer.getvalue())
@@ -270,7 +274,7 @@ def _save_distances(run_dir: Path, row: dict, kimg: int) -> str:
 
 
 def compute(
-    run_dir, metrics=("fid",), *, snapshot: int | None = None, num_samples: int | None = None,
+    run_dir, metrics=("fid",), *, snapshot: float | None = None, num_samples: int | None = None,
     repeats: int = 1, features: str = "auto", device: str | None = None, weights_dir: str | None = None,
     feature_input_size: int | None = None, num_real: int | None = None, seed: int = 0, batch_size: int = 32,
     cache_dir: str | None = None, progress: bool = False, load_generator=None, open_dataset=None,

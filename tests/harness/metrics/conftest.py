@@ -55,14 +55,15 @@ class FakeDataset:
 
 @pytest.fixture
 def fake_run(tmp_path):
-    """A run directory with config.json, options.json and two (empty) snapshots at 10 and 20 kimg."""
+    """A run directory with config.json, options.json and two (empty) snapshots at 0.5 and 20 kimg
+    (named by images shown, as harness.train writes them)."""
     run = tmp_path / "run"
     (run / "snapshots").mkdir(parents=True)
     (run / "config.json").write_text(json.dumps({"resolution": 8}))
     (run / "options.json").write_text(json.dumps({"data": "fake-source"}))
-    for kimg in (10, 20):
-        (run / "snapshots" / f"{kimg:06d}.safetensors").write_bytes(b"")
-        (run / "snapshots" / f"{kimg:06d}.json").write_text("{}")
+    for images in (500, 20_000):
+        (run / "snapshots" / f"{images:06d}.safetensors").write_bytes(b"")
+        (run / "snapshots" / f"{images:06d}.json").write_text("{}")
     return run
 
 
@@ -79,3 +80,9 @@ def fake_loaders():
         return FakeDataset(resolution=resolution)
 
     return load_generator, open_dataset, opened
+
+
+@pytest.fixture
+def fake_dataset():
+    """The FakeDataset class (call it with keyword overrides)."""
+    return FakeDataset

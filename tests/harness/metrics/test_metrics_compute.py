@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import FakeDataset
 
 from harness.metrics import NOT_COMPARABLE, MetricOptions, compute, evaluate, evaluate_many
 from harness.metrics.compute import network_for, quantize
@@ -26,8 +25,8 @@ def test_quantize_maps_minus_one_to_zero_and_one_to_255():
     assert quantize(images).dtype == torch.uint8
 
 
-def test_evaluate_is_deterministic_and_depends_on_the_seed(tiny_generator, tmp_path):
-    G, dataset = tiny_generator(resolution=8), FakeDataset()
+def test_evaluate_is_deterministic_and_depends_on_the_seed(tiny_generator, fake_dataset, tmp_path):
+    G, dataset = tiny_generator(resolution=8), fake_dataset()
     first = evaluate(G, dataset, "fid", _options(cache_dir=str(tmp_path)))
     again = evaluate(G, dataset, "fid", _options(cache_dir=str(tmp_path)))
     other_seed = evaluate(G, dataset, "fid", _options(cache_dir=str(tmp_path), seed=1000))
@@ -35,8 +34,8 @@ def test_evaluate_is_deterministic_and_depends_on_the_seed(tiny_generator, tmp_p
     assert first["num_real"] == 40 and first["seeds"] == [0]
 
 
-def test_repeats_use_disjoint_seeds_and_record_mean_and_std(tiny_generator):
-    rows = evaluate_many(tiny_generator(), FakeDataset(), ["kid", "pr"], _options(repeats=3))
+def test_repeats_use_disjoint_seeds_and_record_mean_and_std(tiny_generator, fake_dataset):
+    rows = evaluate_many(tiny_generator(), fake_dataset(), ["kid", "pr"], _options(repeats=3))
     kid_row, pr_row = rows
     assert kid_row["seeds"] == [0, 16, 32] and len(kid_row["values"]) == 3
     assert kid_row["value"] == pytest.approx(np.mean(kid_row["values"]))
@@ -46,8 +45,8 @@ def test_repeats_use_disjoint_seeds_and_record_mean_and_std(tiny_generator):
     assert pr_row["value"] == pr_row["precision"] and len(pr_row["recall_values"]) == 3
 
 
-def test_one_repeat_has_no_std(tiny_generator):
-    row = evaluate(tiny_generator(), FakeDataset(), "ppl", _options())
+def test_one_repeat_has_no_std(tiny_generator, fake_dataset):
+    row = evaluate(tiny_generator(), fake_dataset(), "ppl", _options())
     assert row["std"] is None and row["per_sample_distances"].shape == (1, 16)
 
 
@@ -70,21 +69,21 @@ def test_compute_appends_rows_with_provenance(fake_run, fake_loaders, tmp_path):
     cached = sorted((tmp_path / "cache" / "stats").glob("*.npy"))
     assert len(cached) == 2  # real features: all 40 (FID, KID) and 16 (P/R)
 
-    again = compute(fake_run, ["fid"], snapshot=10, **kwargs)
-    assert again[0]["snapshot_kimg"] == 10
+    again = compute(fake_run, ["fid"], snapshot=0.5, **kwargs)
+    assert again[0]["snapshot_kimg"] == 0.5
     assert sorted((tmp_path / "cache" / "stats").glob("*.npy")) == cached  # reused, not recomputed
     assert len((fake_run / "metrics.jsonl").read_text().splitlines()) == 5
 
 
-def test_compute_errors_name_the_problem(fake_run, fake_loaders, tmp_path):
+def test_compute_errors_name_the_problem(fake_run, fake_loaders, fake_dataset, tmp_path):
     load_generator, open_dataset, _ = fake_loaders
-    with pytest.raises(ValueError, match=r"snapshot 30 kimg .* available: \[10, 20\]"):
+    with pytest.raises(ValueError, match=r"snapshot 30 kimg .* available \(kimg\): \[0.5, 20.0\]"):
         compute(fake_run, ["fid"], snapshot=30, features="random", load_generator=load_generator,
                 open_dataset=open_dataset)
     with pytest.raises(FileNotFoundError, match="no snapshots"):
         compute(tmp_path, ["fid"], features="random")
     with pytest.raises(ValueError, match="unknown metric 'is'"):
-        evaluate(None, FakeDataset(), "is", _options())
+        evaluate(None, fake_dataset(), "is", _options())
 
 
 def test_options_are_validated():
@@ -102,3 +101,18 @@ def test_network_choice_per_metric(tmp_path):
 
     if efficientnet_package_weights() is not None:
         assert network_for("fid", MetricOptions(weights_dir=str(tmp_path))) == "efficientnet-lite0"
+
+
+def test_compute_with_a_real_variants_generator_snapshot(tmp_path, fake_dataset):
+    variants = pytest.importorskip("variants")
+    G = variants.build_generator(variants.get_config("E", resolution=16, width_multiplier=1 / 32))
+    run = tmp_path / "run"
+    (run / "snapshots").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"resolution": 16}))
+    (run / "options.json").write_text(json.dumps({"data": "fake-source"}))
+    variants.save_network(run / "snapshots" / "004000", G)  # 4 kimg
+    open_dataset = lambda source, resolution: fake_dataset(resolution=resolution)
+    rows = compute(run, ["fid", "ppl"], num_samples=8, features="random", device="cpu", batch_size=4,
+                   cache_dir=str(tmp_path / "cache"), open_dataset=open_dataset)
+    assert [row["snapshot_kimg"] for row in rows] == [4.0, 4.0]
+    assert all(np.isfinite(row["value"]) and row["value"] >= 0 for row in rows)

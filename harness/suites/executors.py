@@ -16,6 +16,7 @@ torch thread count per task (the thread count changes float summation order: ~1e
 import dataclasses
 import os
 import shutil
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,8 @@ def run_task(run: PlannedRun, scale: Scale, results_root: str, threads: int | No
 
 
 def describe_error(run: PlannedRun, error: BaseException) -> str:
+    """One line naming the run; the traceback goes to stderr now (remote ones are in the text)."""
+    traceback.print_exception(error)
     return f"{run.config} on {run.column} ({run.folder}) failed with {type(error).__name__}: {error}"
 
 
@@ -86,11 +89,11 @@ def finish(runs: Sequence[PlannedRun], errors: dict[str, str], results_root: Pat
     return finished
 
 
-def _init_local_worker(slots, threads: int, gpus: tuple[int, ...]) -> None:
+def _init_local_worker(slots, threads: int, gpus: tuple[str, ...]) -> None:
     # Runs first in each spawned worker: pin it to one GPU before CUDA is initialised.
     slot = slots.get()
     if gpus:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus[slot % len(gpus)])
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
     import torch
 
     torch.set_num_threads(threads)
@@ -101,12 +104,12 @@ class LocalExecutor:
     """Runs on this machine: `jobs=1` in this process, else `jobs` spawned worker processes.
 
     Exists for one multi-GPU or many-core machine without a scheduler: worker i uses GPU
-    `gpus[i % len(gpus)]` (default: every visible GPU) and cpu_count // jobs torch threads.
+    `gpus[i % len(gpus)]` (default: every visible GPU) and usable CPUs // jobs torch threads.
     """
 
     jobs: int = 1
-    threads_per_task: int | None = None  # default: cpu_count // jobs
-    gpus: tuple[int, ...] | None = None
+    threads_per_task: int | None = None  # default: usable CPUs // jobs
+    gpus: tuple[int | str, ...] | None = None
     stage_dir: Path | None = None
 
     def __post_init__(self) -> None:
@@ -114,7 +117,8 @@ class LocalExecutor:
             raise ValueError(f"jobs must be >= 1 (1 = sequential in this process), got {self.jobs}")
 
     def threads(self) -> int:
-        return self.threads_per_task or max(1, (os.cpu_count() or 1) // self.jobs)
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return self.threads_per_task or max(1, usable // self.jobs)  # the CPUs this process may use
 
     def map_runs(self, runs: Sequence[PlannedRun], scale: Scale, results_root: Path) -> list[str]:
         stage = None if self.stage_dir is None else str(self.stage_dir)
@@ -144,12 +148,15 @@ class LocalExecutor:
                     errors[run.run_id] = describe_error(run, error)
         return finish(runs, errors, Path(results_root), self.stage_dir)
 
-    def _gpus(self) -> tuple[int, ...]:
+    def _gpus(self) -> tuple[str, ...]:
+        """GPU ids as CUDA_VISIBLE_DEVICES spells them (a restriction already in place is kept)."""
         if self.gpus is not None:
-            return tuple(self.gpus)
+            return tuple(map(str, self.gpus))
+        if os.environ.get("CUDA_VISIBLE_DEVICES"):
+            return tuple(os.environ["CUDA_VISIBLE_DEVICES"].split(","))
         import torch
 
-        return tuple(range(torch.cuda.device_count())) if torch.cuda.is_available() else ()
+        return tuple(map(str, range(torch.cuda.device_count()))) if torch.cuda.is_available() else ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -94,7 +94,8 @@ def measure_run(run_dir: Path, scale: Scale, log=print) -> None:
     choice), then the sample grid and feature maps of that snapshot."""
     from harness import metrics
 
-    common = dict(features=scale.features, device=scale.device)
+    # metrics.compute picks the device itself when given None (its "auto")
+    common = dict(features=scale.features, device=None if scale.device == "auto" else scale.device)
     if scale.feature_input_size:
         common["feature_input_size"] = scale.feature_input_size
     done = measured(run_dir)

@@ -56,6 +56,12 @@ def triton_available(device_type: str) -> bool:
     return False
 
 
+@functools.cache
+def log_fallback(op: str, reason: str) -> None:
+    """Log (once per op and reason) why an op's fast path is not used for some input."""
+    logger.info("fused_ops.%s: fast path unavailable, using the reference computation: %s", op, reason)
+
+
 def report_triton_failure(error: Exception) -> None:
     """Log and warn (once per distinct message) that a Triton kernel failed to build or launch."""
     _warn_once(f"fused_ops: Triton kernel failed, falling back to the torch fast path: {error!r}")

@@ -35,7 +35,9 @@ class _Activation:
 ACTIVATIONS = {
     "linear": _Activation(func=lambda x, alpha: x),
     "relu": _Activation(func=lambda x, alpha: F.relu(x), default_gain=math.sqrt(2)),
-    "lrelu": _Activation(func=lambda x, alpha: F.leaky_relu(x, alpha), default_alpha=0.2, default_gain=math.sqrt(2)),
+    "lrelu": _Activation(
+        func=lambda x, alpha: F.leaky_relu(x, alpha), default_alpha=0.2, default_gain=math.sqrt(2)
+    ),
     "tanh": _Activation(func=lambda x, alpha: torch.tanh(x)),
     "sigmoid": _Activation(func=lambda x, alpha: torch.sigmoid(x)),
     "elu": _Activation(func=lambda x, alpha: F.elu(x)),
@@ -76,8 +78,10 @@ def _check_args(x, b, dim, act, alpha, gain, clamp):
         if not b.is_floating_point():
             raise TypeError(f"b must be a floating-point tensor, got {b.dtype}")
         if b.ndim != 1 or x.ndim == 0 or b.shape[0] != x.shape[dim]:
-            raise ValueError(f"bias must have shape [{x.shape[dim] if x.ndim else '?'}] "
-                             f"(x.shape[dim={dim}]), got {list(b.shape)}")
+            raise ValueError(
+                f"bias must have shape [{x.shape[dim] if x.ndim else '?'}] "
+                f"(x.shape[dim={dim}]), got {list(b.shape)}"
+            )
     for name, value in (("alpha", alpha), ("gain", gain), ("clamp", clamp)):
         if value is not None and not isinstance(value, numbers.Real):
             raise TypeError(f"{name} must be a number or None, got {type(value).__name__}")
@@ -188,27 +192,32 @@ class _BiasAct(torch.autograd.Function):
 
 
 def _grad_from_output(dy, y, act, alpha, gain, clamp) -> torch.Tensor:
-    """dL/dx from dL/dy and the saved output y, with differentiable aten ops (for double backward)."""
+    """dL/dx from dL/dy and the saved output y, with differentiable aten ops (for double backward).
+
+    The gain and the clamp mask are applied in place on the fresh gradient tensor (never on dy).
+    """
     aten = torch.ops.aten
-    unscaled = y if gain == 1 else y / gain  # act(x + b) before gain (only where not clamped)
     if act == "linear":
-        dx = dy
+        dx = dy * gain if gain != 1 else dy
     elif act == "relu":
         dx = aten.threshold_backward(dy, y, 0)
     elif act == "lrelu":
         dx = aten.leaky_relu_backward(dy, y, alpha, True)
-    elif act == "tanh":
-        dx = aten.tanh_backward(dy, unscaled)
-    elif act == "sigmoid":
-        dx = aten.sigmoid_backward(dy, unscaled)
-    elif act == "elu":
-        dx = aten.elu_backward(dy, 1.0, 1.0, 1.0, True, unscaled)
-    else:  # selu
-        dx = aten.elu_backward(dy, _SELU_ALPHA, _SELU_SCALE, 1.0, True, unscaled)
-    if gain != 1:
-        dx = dx * gain
+    else:
+        unscaled = y if gain == 1 else y / gain  # act(x + b) before the gain (where not clamped)
+        if act == "tanh":
+            dx = aten.tanh_backward(dy, unscaled)
+        elif act == "sigmoid":
+            dx = aten.sigmoid_backward(dy, unscaled)
+        elif act == "elu":
+            dx = aten.elu_backward(dy, 1.0, 1.0, 1.0, True, unscaled)
+        else:  # selu
+            dx = aten.elu_backward(dy, _SELU_ALPHA, _SELU_SCALE, 1.0, True, unscaled)
+    if gain != 1 and act != "linear":
+        dx.mul_(gain)
     if clamp is not None:
-        dx = torch.where(y.abs() < clamp, dx, torch.zeros((), dtype=dx.dtype, device=dx.device))
+        outside = y.abs() >= clamp
+        dx = dy.masked_fill(outside, 0) if dx is dy else dx.masked_fill_(outside, 0)
     return dx
 
 

@@ -52,22 +52,30 @@ def _check_args(x, w, f, up, down, padding, groups):
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
     if x.shape[1] != w.shape[1] * groups or w.shape[0] % groups != 0:
-        raise ValueError(f"x has {x.shape[1]} channels but w {list(w.shape)} with groups={groups} "
-                         f"expects {w.shape[1] * groups} (and C_out divisible by groups)")
-    if f is not None and (not isinstance(f, torch.Tensor) or f.ndim not in (1, 2) or not f.is_floating_point()):
+        raise ValueError(
+            f"x has {x.shape[1]} channels but w {list(w.shape)} with groups={groups} "
+            f"expects {w.shape[1] * groups} (and C_out divisible by groups)"
+        )
+    if f is not None and (
+        not isinstance(f, torch.Tensor) or f.ndim not in (1, 2) or not f.is_floating_point()
+    ):
         raise ValueError("filter f must be a floating-point 1-D or 2-D tensor (see setup_filter) or None")
     if f is None and (up > 1 or down > 1):
         raise ValueError("up/down > 1 needs a resampling filter f, e.g. setup_filter([1, 3, 3, 1])")
     padding = _parse_padding(padding)
     fw, fh = (1, 1) if f is None else _filter_size(f)
     x0, x1, y0, y1 = _resample_padding((fw, fh), up, down, padding)
-    for axis, size, lo, hi, kernel, taps in (("width", x.shape[3], x0, x1, w.shape[3], fw),
-                                             ("height", x.shape[2], y0, y1, w.shape[2], fh)):
+    for axis, size, lo, hi, kernel, taps in (
+        ("width", x.shape[3], x0, x1, w.shape[3], fw),
+        ("height", x.shape[2], y0, y1, w.shape[2], fh),
+    ):
         size = size * up + lo + hi - (taps - 1 if up > 1 else 0) - kernel + 1  # after upsampling + conv
         if size < 1 or (down > 1 and size < taps):
-            raise ValueError(f"padding {list(padding)} leaves an empty output {axis} for a {x.shape[2]}x"
-                             f"{x.shape[3]} input, a {w.shape[2]}x{w.shape[3]} kernel and up={up}, down={down}; "
-                             f"increase padding")
+            raise ValueError(
+                f"padding {list(padding)} leaves an empty output {axis} for a {x.shape[2]}x"
+                f"{x.shape[3]} input, a {w.shape[2]}x{w.shape[3]} kernel and up={up}, down={down}; "
+                f"increase padding"
+            )
     return padding
 
 
@@ -76,7 +84,12 @@ def _resample_padding(filter_size, up, down, padding):
     x0, x1, y0, y1 = padding
     fw, fh = filter_size
     if up > 1:
-        x0, x1, y0, y1 = x0 + (fw + up - 1) // 2, x1 + (fw - up) // 2, y0 + (fh + up - 1) // 2, y1 + (fh - up) // 2
+        x0, x1, y0, y1 = (
+            x0 + (fw + up - 1) // 2,
+            x1 + (fw - up) // 2,
+            y0 + (fh + up - 1) // 2,
+            y1 + (fh - up) // 2,
+        )
     if down > 1:
         x0, x1 = x0 + (fw - down + 1) // 2, x1 + (fw - down) // 2
         y0, y1 = y0 + (fh - down + 1) // 2, y1 + (fh - down) // 2
@@ -95,7 +108,9 @@ def _conv2d(x, w, groups, flip_weight, stride=1, padding=0, transpose=False):
 
 def _conv2d_resample_ref(x, w, f, up, down, padding, groups, flip_weight, flip_filter) -> torch.Tensor:
     """Oracle: upsample + pad with upfirdn2d, convolve, then downsample with upfirdn2d."""
-    x = upfirdn2d(x, f if up > 1 else None, up=up, padding=padding, gain=up**2, flip_filter=flip_filter, impl="ref")
+    x = upfirdn2d(
+        x, f if up > 1 else None, up=up, padding=padding, gain=up**2, flip_filter=flip_filter, impl="ref"
+    )
     x = _conv2d(x, w, groups, flip_weight)
     if down > 1:
         x = upfirdn2d(x, f, down=down, flip_filter=flip_filter, impl="ref")
@@ -107,7 +122,7 @@ def _conv2d_resample_fused(x, w, f, up, down, padding, groups, flip_weight, flip
     x0, x1, y0, y1 = padding
     kh, kw = w.shape[2], w.shape[3]
     fir = dict(f=f, flip_filter=flip_filter, impl="fused")
-    if (kw, kh) == (1, 1) and up == 1 and down > 1:  # downsample first: the 1x1 conv runs on 1/4 of the pixels
+    if (kw, kh) == (1, 1) and up == 1 and down > 1:  # downsample first: 1x1 conv on 1/4 of the pixels
         x = upfirdn2d(x, down=down, padding=padding, **fir)
         return _conv2d(x, w, groups, flip_weight)
     if (kw, kh) == (1, 1) and up > 1 and down == 1:  # convolve first, at the low resolution
@@ -117,10 +132,15 @@ def _conv2d_resample_fused(x, w, f, up, down, padding, groups, flip_weight, flip
         x = upfirdn2d(x, padding=padding, **fir)
         return _conv2d(x, w, groups, flip_weight, stride=down)
     if up > 1:  # transposed conv with stride `up` = zero insertion + conv, without the zeros
-        x = _conv2d(x, _transpose_weight(w, groups), groups, not flip_weight, stride=up, transpose=True,
-                    padding=_transposed_crop(padding, kw, kh, up))
-        crop_x, crop_y = _transposed_crop(padding, kw, kh, up)[::-1]
-        filter_padding = [x0 - (kw - 1) + crop_x, x1 - (kw - up) + crop_x, y0 - (kh - 1) + crop_y, y1 - (kh - up) + crop_y]
+        crop_y, crop_x = _transposed_crop(padding, kw, kh, up)
+        w_t = _transpose_weight(w, groups)
+        x = _conv2d(x, w_t, groups, not flip_weight, stride=up, padding=[crop_y, crop_x], transpose=True)
+        filter_padding = [
+            x0 - (kw - 1) + crop_x,
+            x1 - (kw - up) + crop_x,
+            y0 - (kh - 1) + crop_y,
+            y1 - (kh - up) + crop_y,
+        ]
         x = upfirdn2d(x, padding=filter_padding, gain=up**2, **fir)
         return x if down == 1 else upfirdn2d(x, down=down, **fir)
     if x0 == x1 and y0 == y1 and min(x0, y0) >= 0:  # plain conv with symmetric padding

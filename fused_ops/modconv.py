@@ -18,8 +18,17 @@ DEMODULATION_EPS = 1e-8
 
 
 def modulated_conv2d(
-    x, weight, styles, noise=None, up=1, down=1, padding=0, resample_filter=None, demodulate=True,
-    fused_modconv=True, impl="auto",
+    x,
+    weight,
+    styles,
+    noise=None,
+    up=1,
+    down=1,
+    padding=0,
+    resample_filter=None,
+    demodulate=True,
+    fused_modconv=True,
+    impl="auto",
 ) -> torch.Tensor:
     """Modulated (and demodulated) convolution with optional FIR up/downsampling and noise.
 
@@ -31,10 +40,12 @@ def modulated_conv2d(
     """
     _check_args(x, weight, styles)
     impl = resolve_impl(impl, x.device)
-    batch_size, (out_channels, in_channels, kh, kw) = x.shape[0], weight.shape
+    batch_size, (_, in_channels, kh, kw) = x.shape[0], weight.shape
     if x.dtype == torch.float16 and demodulate:
         # Pre-normalise so the products below stay inside the float16 range (official trick).
-        weight = weight * (1 / (in_channels * kh * kw) ** 0.5 / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
+        weight = weight * (
+            1 / (in_channels * kh * kw) ** 0.5 / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True)
+        )
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
     w = dcoefs = None
     if demodulate or fused_modconv:
@@ -68,5 +79,7 @@ def _check_args(x, weight, styles):
         if not tensor.is_floating_point():
             raise TypeError(f"{name} must be floating-point, got {tensor.dtype}")
     if x.shape[1] != weight.shape[1] or styles.shape != (x.shape[0], x.shape[1]):
-        raise ValueError(f"x {list(x.shape)}, weight {list(weight.shape)} and styles {list(styles.shape)} "
-                         f"disagree: need x [N, C_in, H, W], weight [C_out, C_in, kh, kw], styles [N, C_in]")
+        raise ValueError(
+            f"x {list(x.shape)}, weight {list(weight.shape)} and styles {list(styles.shape)} "
+            f"disagree: need x [N, C_in, H, W], weight [C_out, C_in, kh, kw], styles [N, C_in]"
+        )

@@ -13,7 +13,7 @@ import numbers
 import torch
 import torch.nn.functional as F
 
-from fused_ops._impl import resolve_impl
+from fused_ops._impl import log_fallback, resolve_impl
 
 
 def setup_filter(f, device=None, normalize=True, flip_filter=False, gain=1, separable=None) -> torch.Tensor:
@@ -47,8 +47,12 @@ def setup_filter(f, device=None, normalize=True, flip_filter=False, gain=1, sepa
 
 def _pair(value, name: str) -> tuple[int, int]:
     """An int or an (x, y) pair of ints >= 1 as (x, y)."""
-    pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, numbers.Integral) for v in pair):
+    pair = (value, value) if isinstance(value, numbers.Integral) else value
+    if (
+        not isinstance(pair, (tuple, list))
+        or len(pair) != 2
+        or not all(isinstance(v, numbers.Integral) for v in pair)
+    ):
         raise TypeError(f"{name} must be an int or a pair of ints (x, y), got {value!r}")
     if min(pair) < 1:
         raise ValueError(f"{name} must be >= 1, got {value!r}")
@@ -59,12 +63,13 @@ def _parse_padding(padding) -> tuple[int, int, int, int]:
     """An int, (x, y) or [x0, x1, y0, y1] as (x0, x1, y0, y1); negative values crop."""
     if isinstance(padding, numbers.Integral):
         padding = [padding, padding]
-    padding = [int(p) for p in padding] if all(isinstance(p, numbers.Integral) for p in padding) else None
+    if not isinstance(padding, (tuple, list)) or not all(isinstance(p, numbers.Integral) for p in padding):
+        padding = None
     if padding is None or len(padding) not in (2, 4):
         raise TypeError("padding must be an int, (x, y) or [x0, x1, y0, y1] of ints")
     if len(padding) == 2:
         padding = [padding[0], padding[0], padding[1], padding[1]]
-    return tuple(padding)
+    return tuple(int(p) for p in padding)
 
 
 def _filter_size(f: torch.Tensor) -> tuple[int, int]:
@@ -140,7 +145,11 @@ def _upfirdn2d_fused(x, f, up, down, padding, flip_filter, gain) -> torch.Tensor
     Its backward is upfirdn2d again (flipped filter, up and down swapped), so it is differentiable
     to any order. Non-separable 2-D filters and CUDA tensors use the conv-based reference instead.
     """
-    if x.is_cuda or _separate_filter(f) is None:
+    if x.is_cuda:  # cuDNN's depthwise convolutions beat the CPU-oriented polyphase passes here
+        log_fallback("upfirdn2d", "CUDA tensors use the separable depthwise-convolution path")
+        return _upfirdn2d_ref(x, f, up, down, padding, flip_filter, gain)
+    if _separate_filter(f) is None:
+        log_fallback("upfirdn2d", "the 2-D filter is not separable (rank > 1)")
         return _upfirdn2d_ref(x, f, up, down, padding, flip_filter, gain)
     return _UpFirDn2d.apply(x, f, up, down, padding, flip_filter, gain)
 
@@ -160,9 +169,14 @@ class _UpFirDn2d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, f, up, down, padding, flip_filter, gain):
         column, row = _separate_filter(f)
-        scale = gain ** 0.5 if f.ndim == 1 else 1.0
+        scale = gain**0.5 if f.ndim == 1 else 1.0
         row_taps = (row if flip_filter else row.flip(0)).double().mul(scale).tolist()
-        column_taps = (column if flip_filter else column.flip(0)).double().mul(scale * (gain if f.ndim == 2 else 1)).tolist()
+        column_taps = (
+            (column if flip_filter else column.flip(0))
+            .double()
+            .mul(scale * (gain if f.ndim == 2 else 1))
+            .tolist()
+        )
         y = _fir_axis(x, row_taps, -1, up[0], down[0], padding[0], padding[1])
         y = _fir_axis(y, column_taps, -2, up[1], down[1], padding[2], padding[3])
         ctx.save_for_backward(f)
@@ -254,8 +268,15 @@ def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1, impl="auto") ->
     """
     f, up, _, padding = _check_args(x, f, up, 1, padding, check_size=False)
     (up_x, up_y), (x0, x1, y0, y1), (fw, fh) = up, padding, _filter_size(f)
-    padding = [x0 + (fw + up_x - 1) // 2, x1 + (fw - up_x) // 2, y0 + (fh + up_y - 1) // 2, y1 + (fh - up_y) // 2]
-    return upfirdn2d(x, f, up=up, padding=padding, flip_filter=flip_filter, gain=gain * up_x * up_y, impl=impl)
+    padding = [
+        x0 + (fw + up_x - 1) // 2,
+        x1 + (fw - up_x) // 2,
+        y0 + (fh + up_y - 1) // 2,
+        y1 + (fh - up_y) // 2,
+    ]
+    return upfirdn2d(
+        x, f, up=up, padding=padding, flip_filter=flip_filter, gain=gain * up_x * up_y, impl=impl
+    )
 
 
 def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl="auto") -> torch.Tensor:
@@ -263,7 +284,10 @@ def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl="auto"
     f, _, down, padding = _check_args(x, f, 1, down, padding, check_size=False)
     (down_x, down_y), (x0, x1, y0, y1), (fw, fh) = down, padding, _filter_size(f)
     padding = [
-        x0 + (fw - down_x + 1) // 2, x1 + (fw - down_x) // 2, y0 + (fh - down_y + 1) // 2, y1 + (fh - down_y) // 2
+        x0 + (fw - down_x + 1) // 2,
+        x1 + (fw - down_x) // 2,
+        y0 + (fh - down_y + 1) // 2,
+        y1 + (fh - down_y) // 2,
     ]
     return upfirdn2d(x, f, down=down, padding=padding, flip_filter=flip_filter, gain=gain, impl=impl)
 

@@ -11,7 +11,6 @@ import contextlib
 import copy
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import variants
@@ -21,19 +20,12 @@ from harness.train.batches import DataOrder, prepare_reals
 from harness.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, rng_states
 from harness.train.options import TrainOptions
 from harness.train.schedule import Schedule, TrainingState, ema_beta, is_lazy, lazy_adam_settings
+from harness.train.seeds import stream_seed
 from harness.train.ticks import TickRecorder
-
-# Named random streams; each gets its own seed derived from --seed (so adding one shifts no other).
-STREAMS = ("init", "latents", "regularisers", "measure")
 
 
 class NonFiniteError(RuntimeError):
     """A loss or gradient became NaN or Inf; the message names the step and the quantity."""
-
-
-def stream_seed(seed: int, stream: str) -> int:
-    """The seed of random stream `stream` (one of STREAMS) for run seed `seed`."""
-    return int(np.random.SeedSequence([int(seed), STREAMS.index(stream)]).generate_state(1)[0])
 
 
 def resolve_device(device: str) -> torch.device:
@@ -48,10 +40,13 @@ def resolve_device(device: str) -> torch.device:
 @torch.no_grad()
 def update_ema(ema: torch.nn.Module, net: torch.nn.Module, beta: float) -> None:
     """ema <- beta * ema + (1 - beta) * net for parameters; buffers are copied (w_avg, noise)."""
-    for ema_param, param in zip(ema.parameters(), net.parameters(), strict=True):
-        ema_param.lerp_(param, 1.0 - beta)
-    for ema_buffer, buffer in zip(ema.buffers(), net.buffers(), strict=True):
-        ema_buffer.copy_(buffer)
+    ema_params, params = list(ema.parameters()), list(net.parameters())
+    ema_buffers, buffers = list(ema.buffers()), list(net.buffers())
+    if len(ema_params) != len(params) or len(ema_buffers) != len(buffers):
+        raise ValueError("update_ema needs two networks of the same architecture")
+    torch._foreach_lerp_(ema_params, params, 1.0 - beta)  # one call for all tensors: cheap on small nets
+    if buffers:
+        torch._foreach_copy_(ema_buffers, buffers)
 
 
 class Trainer:
@@ -83,8 +78,11 @@ class Trainer:
         cfg, lr = self.config, self.schedule.lr_at(resolution)
         g_lr, g_betas = lazy_adam_settings(lr, cfg.adam_betas, cfg.pl_interval if self.pl_lazy else 1)
         d_lr, d_betas = lazy_adam_settings(lr, cfg.adam_betas, cfg.r1_interval if self.r1_lazy else 1)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=g_betas, eps=cfg.adam_eps)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=cfg.adam_eps)
+        fused = self.device.type in ("cpu", "cuda")  # one kernel per step: 4x faster on small CPU nets
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=g_betas, eps=cfg.adam_eps,
+                                      fused=fused)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=cfg.adam_eps,
+                                      fused=fused)
         self.optimizer_resolution = resolution
 
     def _enter(self, state: TrainingState) -> None:
@@ -247,9 +245,11 @@ def train(options: TrainOptions) -> Path:
         dataset = open_dataset(options.data, options.config.resolution, cache_dir=options.cache_dir,
                                skip_bad=options.skip_bad, content_height=options.config.content_height)
         trainer = Trainer(options, dataset, device)
-        checkpoint = load_checkpoint(run_dir, map_location=device) if resume else None
+        checkpoint = load_checkpoint(run_dir) if resume else None  # on CPU: RNG states must stay there
         if checkpoint is not None:
             trainer.load_state_dict(checkpoint)
+            if trainer.images_shown >= options.total_images and rundir.is_done(run_dir):
+                return run_dir  # finished already: nothing to add
             rundir.truncate_stats(run_dir, trainer.images_shown)
         rundir.write_metadata(options, dataset.info, device)
         recorder = TickRecorder(trainer, checkpoint)

@@ -73,5 +73,11 @@ def save_snapshot(run_dir: Path, generator_ema, images_shown: int) -> Path:
     return path
 
 
+def is_done(run_dir: Path) -> bool:
+    """Whether summary.json says the run finished."""
+    path = run_dir / SUMMARY_NAME
+    return path.exists() and json.loads(path.read_text()).get("done") is True
+
+
 def write_summary(run_dir: Path, summary: dict) -> None:
     write_json_atomic(run_dir / SUMMARY_NAME, summary)

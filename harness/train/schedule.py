@@ -112,7 +112,7 @@ def lazy_adam_settings(lr: float, betas: tuple[float, float],
                        interval: int) -> tuple[float, tuple[float, float]]:
     """(lr * c, (beta1 ** c, beta2 ** c)) for a network regularised every `interval` minibatches."""
     c = lazy_ratio(interval)
-    return lr * c, (betas[0] ** c, betas[1] ** c)
+    return float(lr * c), (float(betas[0] ** c), float(betas[1] ** c))
 
 
 def is_lazy(interval: int, weight: float) -> bool:

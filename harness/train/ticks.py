@@ -1,14 +1,20 @@
 """Per-tick bookkeeping of a run: stats lines, snapshots, checkpoints, the summary, progress.
 
 stats.jsonl gets one line per tick with these keys:
-  tick, kimg, images_shown, step, resolution, alpha, batch, lr, wall_s (since the run began,
-  across resumes), tick_s, img_per_s (images of the tick / its seconds outside measurement and
-  file writes), time_s/<phase> and img_per_s/<phase> for G_main, G_reg, D_main, D_reg (images of
-  the tick / seconds in that phase), measure_s, loss/G, loss/D, loss/r1, loss/pl, pl_mean,
-  scores/real, scores/fake, grad_norm/<phase> (tick means; None where not run), energy_j/gpu and
-  energy_j/cpu (joules in the tick; None when not available), peak_gpu_mem_bytes (None off CUDA),
-  peak_rss_bytes, fig8 ({resolution: share}, shares summing to 1; None unless G has output skips),
-  droplet and droplet/<resolution> (see harness.measure.droplets).
+  tick, kimg, images_shown, step, resolution, alpha, batch, lr (the schedule's, before the lazy
+  correction), wall_s (since the run began, across resumes), tick_s, img_per_s (images of the
+  tick / its seconds outside measurement and file writes), time_s/<phase> and img_per_s/<phase>
+  for G_main, G_reg, D_main, D_reg (images of the tick / seconds in that phase), measure_s,
+  loss/G, loss/D, loss/r1 (the R1 penalty E||grad||^2, unweighted), loss/pl (path length penalty,
+  unweighted), pl_mean, scores/real, scores/fake, grad_norm/<phase> (tick means; None where not
+  run), energy_j/gpu and energy_j/cpu (joules in the tick; None when not available),
+  peak_gpu_mem_bytes (None off CUDA), peak_rss_bytes, fig8 ({"4": share, ...} summing to 1; None
+  unless G has output skips), droplet and droplet/<resolution> (see harness.measure.droplets).
+summary.json (written last): done, config, device, images_shown, kimg, steps, ticks, wall_s,
+  train_s, img_per_s (images_shown / train_s), time_s/<phase>, img_per_s/<phase>, energy_j and
+  energy_source (GPU; "nvml-total-energy", "nvml-power-sampling" or "not available: <why>"),
+  energy_j/cpu and energy_source/cpu ("rapl" or "not available: <why>"), peak_gpu_mem_bytes,
+  peak_rss_bytes, resumes, fig8 and droplet of the last tick.
 """
 
 import time
@@ -22,6 +28,7 @@ from harness.measure.throughput import TRAINING_PHASES, PhaseTimer, synchronize
 from harness.train import rundir
 from harness.train.checkpoint import save_checkpoint
 from harness.train.progress import Progress
+from harness.train.seeds import stream_seed
 
 try:
     import resource
@@ -62,11 +69,8 @@ class TickRecorder:
         self._wall_base = self.totals["wall_s"]
         self._sums: dict[str, list] = {}
         self._last_record: dict = {}
-        seed = options.seed
-        from harness.train.loop import stream_seed  # loop imports this module
-
-        self.fig8_z = fixed_latents(trainer.G.z_dim, options.fig8_samples, stream_seed(seed, "measure"),
-                                    trainer.device)
+        self.fig8_z = fixed_latents(trainer.G.z_dim, options.fig8_samples,
+                                    stream_seed(options.seed, "measure"), trainer.device)
         self.progress = Progress(options.total_images, trainer.images_shown, options.progress,
                                  label=f"{options.config.name}")
         if trainer.device.type == "cuda":
@@ -110,7 +114,7 @@ class TickRecorder:
             "tick": self.tick_index, "kimg": trainer.images_shown / 1000,
             "images_shown": trainer.images_shown, "step": trainer.step_index,
             "resolution": state.resolution, "alpha": state.alpha,
-            "batch": state.batch, "lr": trainer.opt_G.param_groups[0]["lr"],
+            "batch": state.batch, "lr": state.lr,
             "wall_s": self._wall_base + time.perf_counter() - self._segment_start, "tick_s": tick_seconds,
             "img_per_s": images / busy if busy > 0 else None, "measure_s": measure_seconds,
         }

@@ -10,9 +10,9 @@ from harness.cli import main as harness_main
 from harness.train import NonFiniteError, TrainOptions, losses, train
 from tests.harness.train.tiny import tiny_config
 
-STATS_KEYS = {"tick", "kimg", "images_shown", "step", "resolution", "alpha", "batch", "lr", "wall_s", "tick_s",
-              "img_per_s", "measure_s", "loss/G", "loss/D", "loss/r1", "loss/pl", "pl_mean", "energy_j/gpu",
-              "energy_j/cpu", "peak_gpu_mem_bytes", "peak_rss_bytes", "fig8", "droplet",
+STATS_KEYS = {"tick", "kimg", "images_shown", "step", "resolution", "alpha", "batch", "lr", "wall_s",
+              "tick_s", "img_per_s", "measure_s", "loss/G", "loss/D", "loss/r1", "loss/pl", "pl_mean",
+              "energy_j/gpu", "energy_j/cpu", "peak_gpu_mem_bytes", "peak_rss_bytes", "fig8", "droplet",
               *(f"{kind}/{phase}" for kind in ("time_s", "img_per_s") for phase in
                 ("G_main", "G_reg", "D_main", "D_reg"))}
 
@@ -34,7 +34,8 @@ def test_tiny_run_writes_the_whole_run_directory(tmp_path, png_folder):
     stats = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
     assert [row["images_shown"] for row in stats] == [16, 32, 48]
     assert STATS_KEYS <= set(stats[0])
-    assert sum(stats[-1]["fig8"].values()) == pytest.approx(1.0) and set(stats[-1]["fig8"]) == {"4", "8", "16"}
+    assert sum(stats[-1]["fig8"].values()) == pytest.approx(1.0)
+    assert set(stats[-1]["fig8"]) == {"4", "8", "16"}
     assert stats[0]["loss/pl"] is not None and stats[0]["loss/r1"] is not None  # step 0 regularises
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["done"] is True and summary["images_shown"] == 48 and summary["steps"] == 12
@@ -50,14 +51,20 @@ def test_tiny_run_writes_the_whole_run_directory(tmp_path, png_folder):
 
 
 @pytest.mark.slow
-def test_growing_run_fades_in_the_next_resolution(tmp_path, png_folder):
-    options = tiny_options(tmp_path, png_folder, "A", kimg=0.064)  # phases of 16 images: 8, fade 16, 16
+@pytest.mark.parametrize("name", ["A", "D"])
+def test_growing_run_fades_in_the_next_resolution(tmp_path, png_folder, name):
+    options = tiny_options(tmp_path, png_folder, name, kimg=0.064)  # phases of 16 images: 8, fade 16, 16
     run_dir = train(options)
     stats = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
-    assert [(row["resolution"], row["alpha"]) for row in stats] == [(8, 1.0), (16, 0.75), (16, 1.0), (16, 1.0)]
-    assert all(row["fig8"] is None and row["loss/pl"] is None for row in stats)  # original G, no PL (A)
-    assert stats[0]["loss/r1"] is not None  # R1 every minibatch, inside D main
-    assert stats[0]["time_s/D_reg"] == 0.0
+    growth = [(row["resolution"], row["alpha"]) for row in stats]
+    assert growth == [(8, 1.0), (16, 0.75), (16, 1.0), (16, 1.0)]
+    assert [row["batch"] for row in stats] == [8, 4, 4, 4]  # the growing batch table, scaled
+    assert all(row["fig8"] is None for row in stats)  # original G: one ToRGB
+    assert stats[0]["loss/r1"] is not None
+    if name == "A":  # R1 every minibatch inside D main, no path length
+        assert stats[0]["time_s/D_reg"] == 0.0 and all(row["loss/pl"] is None for row in stats)
+    else:  # lazy R1 and path length, each run at step 0
+        assert stats[0]["time_s/D_reg"] > 0 and stats[0]["loss/pl"] is not None
     generator = variants.load_network(run_dir / "snapshots" / "000064")
     assert generator(torch.randn(1, generator.z_dim)).shape == (1, 3, 16, 16)
 
@@ -74,7 +81,8 @@ def test_nan_loss_stops_with_step_and_keeps_checkpoint(tmp_path, png_folder, mon
 
     monkeypatch.setattr(losses, "generator_loss", poisoned)
     options = tiny_options(tmp_path, png_folder, checkpoint_kimg=0.016)
-    with pytest.raises(NonFiniteError, match=r"loss/G is nan at step 5 \(after 24 images\).*checkpoint is kept"):
+    message = r"loss/G is nan at step 5 \(after 24 images\).*checkpoint is kept"
+    with pytest.raises(NonFiniteError, match=message):
         train(options)
     checkpoint = torch.load(options.out_dir / "checkpoint.pt", weights_only=True)
     assert checkpoint["images_shown"] == 16  # the last good one, from the tick before
@@ -82,9 +90,10 @@ def test_nan_loss_stops_with_step_and_keeps_checkpoint(tmp_path, png_folder, mon
 
 
 def cli_args(tmp_path, png_folder, *extra):
-    return ["train", "--config", "E", "--data", str(png_folder), "--kimg", "0.016", "--out", str(tmp_path / "cli"),
-            "--resolution", "16", "--width-multiplier", "0.03125", "--batch-size", "4", "--impl", "ref",
-            "--set", "mapping_layers=1", "--set", "z_dim=16", "--set", "w_dim=16", "--set", "mapping_width=16",
+    return ["train", "--config", "E", "--data", str(png_folder), "--kimg", "0.016",
+            "--out", str(tmp_path / "cli"), "--resolution", "16", "--width-multiplier", "0.03125",
+            "--batch-size", "4", "--impl", "ref", "--set", "mapping_layers=1", "--set", "z_dim=16",
+            "--set", "w_dim=16", "--set", "mapping_width=16",
             "--tick-kimg", "0.008", "--snapshot-kimg", "0.016", "--fig8-samples", "8", "--progress", "lines",
             "--cache-dir", str(tmp_path / "cache"), *extra]
 
@@ -94,7 +103,8 @@ def test_cli_trains_and_reports_errors(tmp_path, png_folder, capsys):
     same = ("--set", "adam_betas=[0, 0.9]", "--seed", "2")
     assert harness_main(cli_args(tmp_path, png_folder, *same)) == 0
     config = json.loads((tmp_path / "cli" / "config.json").read_text())
-    assert config["adam_betas"] == [0, 0.9] and config["width_multiplier"] == 0.03125 and config["z_dim"] == 16
+    assert config["adam_betas"] == [0, 0.9] and config["width_multiplier"] == 0.03125
+    assert config["z_dim"] == 16
     assert json.loads((tmp_path / "cli" / "options.json").read_text())["seed"] == 2
     assert "tick    1" in capsys.readouterr().out
     assert harness_main(cli_args(tmp_path, png_folder)) == 1  # directory in use, no --resume

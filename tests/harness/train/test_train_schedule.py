@@ -56,6 +56,7 @@ def test_lazy_adam_correction():
     assert lazy_ratio(16) == c
     assert lr == pytest.approx(0.002 * c) and betas == (0.0, pytest.approx(0.99 ** c))
     assert lazy_adam_settings(0.002, (0.0, 0.99), 1) == (0.002, (0.0, 0.99))
+    assert all(isinstance(beta, float) for beta in lazy_adam_settings(0.002, (0, 1), 1)[1])  # for Adam
     assert lazy_adam_settings(0.002, (0.5, 0.99), 4)[1][0] == pytest.approx(0.5 ** 0.8)
     assert is_lazy(16, 10.0) and not is_lazy(1, 10.0) and not is_lazy(4, 0.0)
     with pytest.raises(ValueError, match="interval"):

@@ -277,7 +277,8 @@ def compute(
     run_dir, metrics=("fid",), *, snapshot: float | None = None, num_samples: int | None = None,
     repeats: int = 1, features: str = "auto", device: str | None = None, weights_dir: str | None = None,
     feature_input_size: int | None = None, num_real: int | None = None, seed: int = 0, batch_size: int = 32,
-    cache_dir: str | None = None, progress: bool = False, load_generator=None, open_dataset=None,
+    cache_dir: str | None = None, progress: bool = False, kid_subsets: int = 100, load_generator=None,
+    open_dataset=None,
 ) -> list[dict]:
     """Evaluate `metrics` ('fid', 'kid', 'pr', 'ppl'; a list or 'fid,kid') on the run's G_ema snapshot
     (latest, or `snapshot` kimg) and append one row per metric to `<run>/metrics.jsonl` atomically.
@@ -293,7 +294,7 @@ def compute(
         num_samples=num_samples or DEFAULT_NUM_SAMPLES, repeats=repeats, features=features,
         device=device or ("cuda" if torch.cuda.is_available() else "cpu"), weights_dir=weights_dir,
         feature_input_size=feature_input_size, num_real=num_real, seed=seed, batch_size=batch_size,
-        cache_dir=cache_dir, progress=progress,
+        cache_dir=cache_dir, progress=progress, kid_subsets=kid_subsets,
     )
     dataset = _open_run_dataset(run_dir, open_dataset)
     G = (load_generator or _load_generator)(snapshot_path)

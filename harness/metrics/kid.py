@@ -30,6 +30,8 @@ def kernel_inception_distance(real_features, fake_features, *, num_subsets: int 
     subset_size = min(len(real), len(fake), max_subset_size)
     if subset_size < 2:
         raise ValueError(f"KID needs at least 2 samples in each set, got {len(real)} and {len(fake)}")
+    if subset_size == len(real) == len(fake):
+        num_subsets = 1  # every subset would be the whole of both sets: the same value each time
     rng = np.random.default_rng(seed)
     total = 0.0
     for _ in range(num_subsets):

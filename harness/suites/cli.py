@@ -32,7 +32,7 @@ def add_arguments(parser) -> None:
 
 # Executor options: (flag, executor it belongs to, its field there, type, help).
 EXECUTOR_OPTIONS = (
-    ("--jobs", "local", "jobs", int, "parallel worker processes (default 1: sequential in this process)"),
+    ("--jobs", "local", "jobs", int, "parallel worker processes (default: one per GPU, else per CPU core)"),
     ("--ray-address", "ray", "address", str, "Ray cluster ('auto' on a cluster node; default: start one)"),
     ("--ray-cpus-per-task", "ray", "num_cpus_per_task", float, "CPUs (torch threads) per run (default 1)"),
     ("--ray-gpus-per-task", "ray", "num_gpus_per_task", float, "GPUs per run (default 0)"),
@@ -70,6 +70,10 @@ def executor_from_args(args):
         if name != args.executor:
             raise ValueError(f"{flag} applies to --executor {name}, not --executor {args.executor}")
         options[field] = value
+    if args.executor == "local" and "jobs" not in options:
+        from harness.suites.executors import auto_jobs
+
+        options["jobs"] = auto_jobs()
     return get_executor(args.executor, stage_dir=args.stage_dir, **options)
 
 

@@ -99,6 +99,17 @@ def _init_local_worker(slots, threads: int, gpus: tuple[str, ...]) -> None:
     torch.set_num_threads(threads)
 
 
+def auto_jobs() -> int:
+    """Parallel local runs when --jobs is not given: one per GPU, else one per usable CPU core
+    (each with one torch thread: small smoke networks train faster that way), at most 8."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.device_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(usable, 8))
+
+
 @dataclass(frozen=True, kw_only=True)
 class LocalExecutor:
     """Runs on this machine: `jobs=1` in this process, else `jobs` spawned worker processes.

@@ -69,6 +69,7 @@ def train_options(run: PlannedRun, scale: Scale, results_root: Path):
         resume=(run_dir / "checkpoint.pt").exists(),
         tick_kimg=scale.tick_kimg,
         snapshot_kimg=scale.snapshot_kimg,
+        fig8_samples=scale.fig8_samples,
         device=scale.device,
     )
 
@@ -95,7 +96,11 @@ def measure_run(run_dir: Path, scale: Scale, log=print) -> None:
     from harness import metrics
 
     # metrics.compute picks the device itself when given None (its "auto")
-    common = dict(features=scale.features, device=None if scale.device == "auto" else scale.device)
+    common = dict(
+        features=scale.features,
+        device=None if scale.device == "auto" else scale.device,
+        kid_subsets=scale.kid_subsets,
+    )
     if scale.feature_input_size:
         common["feature_input_size"] = scale.feature_input_size
     done = measured(run_dir)

@@ -44,6 +44,8 @@ class Scale:
     fid_samples: int  # generated samples for FID / KID / precision-recall
     ppl_samples: int  # path pairs for PPL
     repeats: int  # evaluations with different seeds (the paper: mean of 10)
+    kid_subsets: int = 100  # KID's random subsets (StyleGAN2-ADA's protocol: 100 of at most 1000)
+    fig8_samples: int = 1024  # w's over which Figure 8's ToRGB standard deviations are taken
     features: str = "auto"
     feature_input_size: int = 0  # 0 = the feature network's own size
     mapping_layers: int = 8
@@ -72,7 +74,7 @@ SCALES: dict[str, Scale] = {
         name="smoke",
         resolution=16,
         width_multiplier=1 / 16,
-        kimg=4,
+        kimg=3,
         batch_size=8,
         snapshot_kimg=1,
         tick_kimg=0.5,
@@ -81,6 +83,8 @@ SCALES: dict[str, Scale] = {
         repeats=2,
         feature_input_size=64,
         mapping_layers=2,
+        kid_subsets=20,
+        fig8_samples=256,
     ),
     "small": Scale(
         name="small",

@@ -20,6 +20,7 @@ def _write_atomic(path: Path | str, write: Callable[[IO[bytes]], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temp_name, 0o666 & ~_current_umask())  # mkstemp makes 0600; results are for sharing
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()
@@ -30,6 +31,12 @@ def _write_atomic(path: Path | str, write: Callable[[IO[bytes]], None]) -> Path:
         raise
     _fsync_directory(path.parent)
     return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(folder: Path) -> None:

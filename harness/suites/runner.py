@@ -57,6 +57,7 @@ def train_options(run: PlannedRun, scale: Scale, results_root: Path):
         width_multiplier=scale.width_multiplier,
         batch_size=scale.batch_size,
         mapping_layers=scale.mapping_layers,
+        fmap_max=scale.fmap_max,
         content_height=content_height,
     )
     run_dir = results_root / run.folder

@@ -49,6 +49,7 @@ class Scale:
     features: str = "auto"
     feature_input_size: int = 0  # 0 = the feature network's own size
     mapping_layers: int = 8
+    fmap_max: int = 512  # the channel cap before the width multiplier (see the smoke preset)
     device: str = "auto"
     datasets: dict[str, str] = field(default_factory=dict)  # column -> source; empty = built-in
 
@@ -73,7 +74,11 @@ SCALES: dict[str, Scale] = {
     "smoke": Scale(
         name="smoke",
         resolution=16,
-        width_multiplier=1 / 16,
+        # The cap is raised so that channels fall with resolution at 16x16 as they do from 64x64 up at
+        # 1024 (E: 32, 32, 16; F and A-large double the top resolution: 32, 32, 32); with the paper's
+        # cap of 512 every resolution up to 32 has the same width and F would equal E.
+        fmap_max=2048,
+        width_multiplier=1 / 64,
         kimg=3,
         batch_size=8,
         snapshot_kimg=1,

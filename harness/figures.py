@@ -131,12 +131,13 @@ def metric_bars(results: pd.DataFrame, table: str, metrics=("fid", "ppl")) -> by
 
 
 def cost_bars(results: pd.DataFrame) -> bytes | None:
-    """Training images/s and energy per thousand images (kJ) of every run, by configuration."""
+    """Training images/s and energy per thousand images (kJ) per configuration (mean over its runs)."""
     import seaborn as sns
 
     if results.empty:
         return None
     runs = results.drop_duplicates("run")
+    order = list(dict.fromkeys(runs["config"]))  # suite order: A-F, A-large, then Table 2
     panels = []
     for column, label, scale in (
         ("img_per_s", "training img/s", 1.0),
@@ -145,23 +146,17 @@ def cost_bars(results: pd.DataFrame) -> bytes | None:
         if column in runs:
             measured = runs[runs[column].map(_finite)]
             if not measured.empty:
-                panels.append((column, label, scale, measured))
+                means = measured.groupby("config")[column].mean().reindex(order).dropna() * scale
+                panels.append((label, means))
     if not panels:
         return None
     with _style():
-        figure, axes = _new_figure(5.0 * len(panels), 3.6, 1, len(panels))
-        for ax, (column, label, scale, measured) in zip(axes[0], panels, strict=True):
-            labels = [f"{cell['config']} @ {cell['column']}" for _, cell in measured.iterrows()]
-            sns.barplot(
-                x=labels,
-                y=measured[column].astype(float).to_numpy() * scale,
-                hue=labels,
-                palette="flare",
-                legend=False,
-                ax=ax,
-            )
-            ax.set(title=label, ylabel=label)
-            ax.tick_params(axis="x", labelrotation=60, labelsize="small")
+        figure, axes = _new_figure(4.5 * len(panels), 0.5 + 0.28 * len(order), 1, len(panels))
+        for ax, (label, means) in zip(axes[0], panels, strict=True):
+            names = list(means.index)
+            sns.barplot(x=means.to_numpy(), y=names, hue=names, palette="flare", legend=False, ax=ax)
+            ax.set(title=label, xlabel=label, ylabel="")
+            ax.tick_params(axis="y", labelsize="small")
         return _to_png(figure)
 
 
@@ -216,7 +211,8 @@ def ppl_histograms(results: pd.DataFrame) -> bytes | None:
     if results.empty or "ppl_distances_file" not in results:
         return None
     frames = []
-    for _, run in results.drop_duplicates("run").iterrows():
+    table1 = results[results["table"] == "table1"] if "table" in results else results
+    for _, run in table1.drop_duplicates("run").iterrows():  # Figure 5 contrasts Table 1's configs
         path = run.get("ppl_distances_file")
         if not isinstance(path, str) or not Path(path).is_file():
             continue
@@ -228,7 +224,7 @@ def ppl_histograms(results: pd.DataFrame) -> bytes | None:
         weight = run.get("config_pl_weight")
         regularised = "with path length reg." if _finite(weight) and weight > 0 else "without"
         kept = distances[(distances >= low) & (distances <= high)]
-        frames.append(pd.DataFrame({"path length": kept, "config": f"{run['config']} ({regularised})"}))
+        frames.append(pd.DataFrame({"path length": kept, "configs": regularised}))
     if not frames:
         return None
     data = pd.concat(frames, ignore_index=True)
@@ -237,13 +233,13 @@ def ppl_histograms(results: pd.DataFrame) -> bytes | None:
         sns.histplot(
             data=data,
             x="path length",
-            hue="config",
+            hue="configs",
             stat="density",
             common_norm=False,
             element="step",
             ax=axes[0][0],
         )
-        axes[0][0].set(title="per-image path length (Figure 5)")
+        axes[0][0].set(title="per-image path length of Table 1's runs (Figure 5)")
         return _to_png(figure)
 
 

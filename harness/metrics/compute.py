@@ -5,6 +5,11 @@ r uses the latent drawn from seed `seed + r * num_samples + i` (so every variant
 images are quantised to uint8 as x * 127.5 + 128, clamped; real features are cached on disk. Each
 metric is computed `repeats` times with disjoint seeds and recorded as mean and standard deviation.
 Numbers from any network but the published files are labelled "not comparable to published values".
+
+Under torchrun (or in any initialised process group) batch b of generated or real images is computed
+on rank b % world_size and the rows are gathered in order, so every rank ends with exactly the
+features one process computes (the batches, and their noise seeds, are the same); only rank 0
+writes files.
 """
 
 import datetime
@@ -117,7 +122,10 @@ class _Evaluator:
     """One evaluation session: loads each network once and reuses features across metrics."""
 
     def __init__(self, G, dataset, options: MetricOptions):
+        from harness.train.distributed import current
+
         self.G, self.dataset, self.options = G, dataset, options
+        self.dist = current(options.device)
         self.networks: dict[tuple[str, bool], torch.nn.Module] = {}
         self.real: dict[tuple, np.ndarray] = {}
         self.fake: dict[tuple, np.ndarray] = {}
@@ -143,32 +151,64 @@ class _Evaluator:
         key = (net.name, num_real)
         if key not in self.real:
             fetch, content_hash, resolution = _real_images(self.dataset, num_real)
-            o = self.options
-            compute = lambda: compute_features(net, fetch, num_images=num_real, batch_size=o.batch_size,
-                                               device=o.device, progress=o.progress)
+            compute = lambda: self._features(net, fetch, num_real)
             if content_hash is None:
                 self.real[key] = compute()
             else:
                 cache = cache_key(content_hash=content_hash, resolution=resolution, network=net.provenance(),
                                   num_images=num_real)
-                self.real[key] = cached_features(cache, compute, self.options.cache_dir)[0]
+                self.real[key] = self._cached(cache, compute, (num_real, net.feature_dim))
         return self.real[key]
+
+    def _features(self, net, fetch, num_images: int) -> np.ndarray:
+        """Features [num_images, D] of `fetch(start, stop)`; batches shared out over ranks when several."""
+        o = self.options
+        if not self.dist.active:
+            return compute_features(net, fetch, num_images=num_images, batch_size=o.batch_size,
+                                    device=o.device, progress=o.progress)
+        batch_features = lambda start, stop: compute_features(
+            net, lambda a, b: fetch(start + a, start + b), num_images=stop - start, batch_size=o.batch_size,
+            device=o.device)
+        return self.dist.gather_batches(batch_features, num_images, o.batch_size,
+                                        row_shape=(net.feature_dim,))
+
+    def _cached(self, key: dict, compute, shape: tuple[int, int]) -> np.ndarray:
+        """cached_features; with several ranks rank 0's cache decides: on a miss every rank computes its
+        share, on a hit rank 0 broadcasts the features (caches on other nodes may differ)."""
+        dist = self.dist
+        if not dist.active:
+            return cached_features(key, compute, self.options.cache_dir)[0]
+        if dist.is_main:
+            def announce_and_compute():
+                dist.broadcast_(torch.ones(1))
+                return compute()
+
+            features, was_cached = cached_features(key, announce_and_compute, self.options.cache_dir)
+            if was_cached:
+                dist.broadcast_(torch.zeros(1))
+                dist.broadcast_(torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)))
+            return features
+        if dist.broadcast_(torch.zeros(1)).item():
+            return compute()
+        return dist.broadcast_(torch.empty(shape, dtype=torch.float32)).numpy()
 
     def fake_features(self, net, repeat: int) -> np.ndarray:
         key = (net.name, repeat)
         if key not in self.fake:
             o = self.options
             fetch = generated_images(self.G, self.seeds(repeat), device=o.device, noise_mode=o.noise_mode)
-            self.fake[key] = compute_features(net, fetch, num_images=o.num_samples, batch_size=o.batch_size,
-                                              device=o.device, progress=o.progress)
+            self.fake[key] = self._features(net, fetch, o.num_samples)
         return self.fake[key]
 
     def one_repeat(self, metric: str, net, repeat: int) -> dict:
         """{'value': float, ...} of one repeat of `metric`."""
         o = self.options
         if metric == "ppl":
-            distances = ppl.path_lengths(self.G, net, seeds=self.seeds(repeat), epsilon=o.ppl_epsilon,
-                                         batch_size=o.batch_size, device=o.device)
+            seeds = self.seeds(repeat)
+            batch_lengths = lambda start, stop: ppl.path_lengths(
+                self.G, net, seeds=seeds[start:stop], epsilon=o.ppl_epsilon, batch_size=o.batch_size,
+                device=o.device)
+            distances = self.dist.gather_batches(batch_lengths, len(seeds), o.batch_size, dtype=np.float64)
             return {"value": ppl.filtered_mean(distances), "distances": distances}
         total = len(self.dataset.images if hasattr(self.dataset, "images") else self.dataset)
         num_real = o.num_real or (min(total, o.num_samples) if metric == "pr" else total)
@@ -284,21 +324,28 @@ def compute(
     (latest, or `snapshot` kimg) and append one row per metric to `<run>/metrics.jsonl` atomically.
 
     The other arguments are MetricOptions fields; `load_generator(path)` and `open_dataset(source,
-    resolution)` replace variants.load_network and harness.data.open_dataset (tests).
+    resolution)` replace variants.load_network and harness.data.open_dataset (tests). Under torchrun
+    every rank computes its share and returns the rows; rank 0 writes them.
     """
+    from harness.train.distributed import process_group
+
     run_dir = Path(run_dir)
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     kimg, snapshot_path = find_snapshot(run_dir, snapshot)
-    options = MetricOptions(
-        num_samples=num_samples or DEFAULT_NUM_SAMPLES, repeats=repeats, features=features,
-        device=device or ("cuda" if torch.cuda.is_available() else "cpu"), weights_dir=weights_dir,
-        feature_input_size=feature_input_size, num_real=num_real, seed=seed, batch_size=batch_size,
-        cache_dir=cache_dir, progress=progress, kid_subsets=kid_subsets,
-    )
-    dataset = _open_run_dataset(run_dir, open_dataset)
-    G = (load_generator or _load_generator)(snapshot_path)
-    rows = evaluate_many(G, dataset, metrics, options)
+    requested = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    with process_group(requested) as dist:
+        options = MetricOptions(
+            num_samples=num_samples or DEFAULT_NUM_SAMPLES, repeats=repeats, features=features,
+            device=str(dist.device), weights_dir=weights_dir, feature_input_size=feature_input_size,
+            num_real=num_real, seed=seed, batch_size=batch_size, cache_dir=cache_dir,
+            progress=progress and dist.is_main, kid_subsets=kid_subsets,
+        )
+        dataset = _open_run_dataset(run_dir, open_dataset)
+        G = (load_generator or _load_generator)(snapshot_path)
+        rows = evaluate_many(G, dataset, metrics, options)
+        if not dist.is_main:
+            return rows
     for row in rows:
         row["snapshot_kimg"] = kimg
         row["dataset_hash"] = getattr(getattr(dataset, "info", None), "content_hash", None)

@@ -3,19 +3,25 @@
     python -m harness train --config E --data openmoji --kimg 10 --out runs/E [--resume]
         [--resolution 64] [--width-multiplier 0.25] [--batch-size 16] [--impl ref]
         [--set r1_gamma=1 --set adam_betas=[0,0.99]]
+    torchrun --standalone --nproc_per_node=8 -m harness train ...   (one run on 8 GPUs, same global batch)
+        [--tf32] [--channels-last] [--compile-mapping]
+        [--mixed-precision-res 4 [--mixed-precision-dtype float16 --conv-clamp 256]]
 """
 
 import argparse
 import json
+import os
 import sys
 
 import variants
+from harness.train.distributed import RankFailureError
 from harness.train.loop import NonFiniteError, train
 from harness.train.options import TrainOptions
+from harness.train.performance import PerformanceOptions
 
 # Flags that are shorthand for a config field.
 CONFIG_FLAGS = {"resolution": "resolution", "width_multiplier": "width_multiplier",
-                "batch_size": "batch_size", "impl": "impl"}
+                "batch_size": "batch_size", "impl": "impl", "conv_clamp": "conv_clamp"}
 
 
 def parse_assignment(text: str) -> tuple[str, object]:
@@ -54,6 +60,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--cache-dir", default=None, help="dataset cache folder")
     parser.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto")
+    parser.add_argument("--dist-timeout-min", type=float, default=10.0,
+                        help="under torchrun: minutes a rank waits for the others before failing")
+    add_performance_arguments(parser)
+
+
+def add_performance_arguments(parser: argparse.ArgumentParser) -> None:
+    """GPU speed flags (harness/train/performance.py); all off by default (paper fidelity)."""
+    group = parser.add_argument_group("speed (off by default; see harness/train/performance.py)")
+    group.add_argument("--tf32", action="store_true", help="TF32 matmuls and convolutions on CUDA")
+    group.add_argument("--channels-last", action="store_true", help="NHWC weights and activations")
+    group.add_argument("--mixed-precision-res", type=int, default=0, metavar="N",
+                       help="compute the N highest resolutions in reduced precision (official: 4)")
+    group.add_argument("--mixed-precision-dtype", choices=("bfloat16", "float16"), default="bfloat16",
+                       help="float16 needs --conv-clamp (official: 256)")
+    group.add_argument("--conv-clamp", type=float, default=None,
+                       help="clamp conv activations to [-X, X] (config field conv_clamp; changes the maths)")
+    group.add_argument("--compile-mapping", action="store_true",
+                       help="torch.compile the mapping network (CUDA)")
+
+
+def performance_from_args(args: argparse.Namespace) -> PerformanceOptions:
+    return PerformanceOptions(tf32=args.tf32, channels_last=args.channels_last,
+                              mixed_precision_res=args.mixed_precision_res,
+                              mixed_precision_dtype=args.mixed_precision_dtype,
+                              compile_mapping=args.compile_mapping)
 
 
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
@@ -68,7 +99,8 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
                         checkpoint_kimg=args.checkpoint_kimg, fig8_samples=args.fig8_samples,
                         xflip=args.xflip,
                         skip_bad=args.skip_bad, device=args.device, deterministic=args.deterministic,
-                        threads=args.threads, cache_dir=args.cache_dir, progress=args.progress)
+                        threads=args.threads, cache_dir=args.cache_dir, progress=args.progress,
+                        performance=performance_from_args(args), dist_timeout_min=args.dist_timeout_min)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,10 +109,11 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, KeyError) as error:
         print(f"train: error: {error}", file=sys.stderr)
         return 2
-    try:  # bad data, a run directory that does not match, or a diverged run
+    try:  # bad data, a run directory that does not match, a diverged run, or a rank that died
         run_dir = train(options)
-    except (NonFiniteError, ValueError) as error:
+    except (NonFiniteError, ValueError, RankFailureError) as error:
         print(f"train: error: {error}", file=sys.stderr)
         return 1
-    print(f"train: done: {run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, once
+        print(f"train: done: {run_dir}")
     return 0

@@ -18,7 +18,9 @@ from harness.data import open_dataset
 from harness.train import losses, rundir
 from harness.train.batches import DataOrder, prepare_reals
 from harness.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, rng_states
+from harness.train.distributed import Distributed, Shard, ShardedNoise, check_batches, process_group
 from harness.train.options import TrainOptions
+from harness.train.performance import apply_performance, tf32_restored
 from harness.train.schedule import Schedule, TrainingState, ema_beta, is_lazy, lazy_adam_settings
 from harness.train.seeds import stream_seed
 from harness.train.ticks import TickRecorder
@@ -52,13 +54,19 @@ def update_ema(ema: torch.nn.Module, net: torch.nn.Module, beta: float) -> None:
 class Trainer:
     """Networks, optimisers, random streams and counters of one run; `step()` trains one minibatch."""
 
-    def __init__(self, options: TrainOptions, dataset, device: torch.device):
+    def __init__(self, options: TrainOptions, dataset, device: torch.device, dist: Distributed | None = None):
         self.options, self.config, self.dataset, self.device = options, options.config, dataset, device
+        self.dist = dist or Distributed(device=device)
         self.schedule = Schedule(self.config, options.total_images, options.growing_fraction)
         torch.manual_seed(stream_seed(options.seed, "init"))
         self.G = variants.build_generator(self.config).to(device).train()
         self.D = variants.build_discriminator(self.config).to(device).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.performance = apply_performance(options.performance, self.G, self.D, device)  # G_ema stays fp32
+        self.noise = ShardedNoise(self.G, self.dist)  # after the deepcopy: G_ema gets no hooks
+        self.mbstd_group = self.config.mbstd_group if self.config.mbstd_channels > 0 else 1
+        self._report_replicated(check_batches(self.schedule, self.dist.world_size, self.mbstd_group,
+                                              self.config.pl_batch_shrink))
         self.generators = {
             "latents": torch.Generator().manual_seed(stream_seed(options.seed, "latents")),
             "regularisers": torch.Generator(device).manual_seed(stream_seed(options.seed, "regularisers")),
@@ -72,6 +80,11 @@ class Trainer:
         self.last_state: TrainingState | None = None  # of the latest minibatch
 
     # Set-up ------------------------------------------------------------------------------------
+
+    def _report_replicated(self, pl_batches: list[int]) -> None:
+        if pl_batches and self.dist.is_main:
+            print(f"note: path length batch(es) {pl_batches} cannot be split over {self.dist.world_size} "
+                  f"ranks; every rank computes the whole batch there (same result, more work)", flush=True)
 
     def _build_optimizers(self, resolution: int) -> None:
         """Fresh Adam for G and D (at the start and whenever growing adds a resolution)."""
@@ -95,24 +108,36 @@ class Trainer:
 
     # One minibatch -----------------------------------------------------------------------------
 
-    def _latents(self, count: int):
-        z = torch.randn(count, self.G.z_dim, generator=self.generators["latents"])
-        z_mix = torch.randn(count, self.G.z_dim, generator=self.generators["latents"])
+    def _latents(self, shard: Shard):
+        """This rank's rows of the global batch's latents (every rank draws all: streams stay in step)."""
+        z = torch.randn(shard.global_count, self.G.z_dim, generator=self.generators["latents"])
+        z_mix = torch.randn(shard.global_count, self.G.z_dim, generator=self.generators["latents"])
         mix_draw = torch.rand(2, generator=self.generators["latents"])
-        return z.to(self.device), z_mix.to(self.device), mix_draw
+        return shard.take(z).to(self.device), shard.take(z_mix).to(self.device), mix_draw
 
-    def _ws(self, count: int, update_w_avg: bool = False) -> torch.Tensor:
-        z, z_mix, mix_draw = self._latents(count)
-        return losses.sample_ws(self.G.mapping, z, z_mix, mix_draw, num_ws=self.G.num_ws,
-                                mixing_prob=self.config.style_mixing_prob, update_w_avg=update_w_avg)
+    def _ws(self, shard: Shard, update_w_avg: bool = False) -> torch.Tensor:
+        z, z_mix, mix_draw = self._latents(shard)
+        ws = losses.sample_ws(self.G.mapping, z, z_mix, mix_draw, num_ws=self.G.num_ws,
+                              mixing_prob=self.config.style_mixing_prob, update_w_avg=update_w_avg)
+        if update_w_avg:  # each rank moved w_avg towards its rows' mean; the mean move is the global one
+            self.dist.mean_([self.G.mapping.w_avg], "averaging w_avg")
+        return ws
 
     def _path_length_loss(self, batch: int, log) -> torch.Tensor:
         """Path length regulariser on batch / pl_batch_shrink samples (Eq. 4), EMA of a updated."""
-        ws = self._ws(max(1, batch // self.config.pl_batch_shrink))
-        images = self.G.synthesis(ws)
-        noise = losses.path_length_noise(images.shape, self.generators["regularisers"], self.device)
+        shard = self.dist.shard(max(1, batch // self.config.pl_batch_shrink), replicate_if_uneven=True)
+        ws = self._ws(shard)
+        with self.noise.batch(shard):
+            images = self.G.synthesis(ws)
+        global_shape = (shard.global_count, *images.shape[1:])
+        noise = shard.take(losses.path_length_noise(global_shape, self.generators["regularisers"],
+                                                    self.device))
         lengths = losses.path_lengths(images, ws, noise)
-        penalty, self.pl_mean = losses.path_length_penalty(lengths, self.pl_mean, self.config.pl_decay)
+        # losses.path_length_penalty with the batch mean over every rank, so a is the same everywhere
+        batch_mean = lengths.detach().mean()
+        self.dist.mean_([batch_mean], "averaging path lengths")
+        self.pl_mean = self.pl_mean.lerp(batch_mean, self.config.pl_decay)
+        penalty = (lengths - self.pl_mean).square()
         log("loss/pl", penalty.mean())
         log("pl_mean", self.pl_mean)
         return penalty.mean() * self.config.pl_weight
@@ -120,16 +145,19 @@ class Trainer:
     def _optimize(self, name: str, optimizer, loss: torch.Tensor, log) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.dist.average_gradients([p for group in optimizer.param_groups for p in group["params"]])
         grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
         log(f"grad_norm/{name}", torch.nn.utils.get_total_norm(grads))
         optimizer.step()
 
-    def _phase_g(self, batch: int, timer, log) -> None:
-        cfg = self.config
+    def _phase_g(self, shard: Shard, timer, log) -> None:
+        cfg, batch = self.config, shard.global_count
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
         with timer.phase("G_main"):
-            fake_logits = self.D(self.G.synthesis(self._ws(batch, update_w_avg=True)))
+            ws = self._ws(shard, update_w_avg=True)
+            with self.noise.batch(shard):
+                fake_logits = self.D(self.G.synthesis(ws))
             loss = losses.generator_loss(fake_logits)
             log("loss/G", loss)
             log("scores/fake", fake_logits.mean())
@@ -141,13 +169,13 @@ class Trainer:
                 loss = self._path_length_loss(batch, log) * cfg.pl_interval
                 self._optimize("G_reg", self.opt_G, loss, log)
 
-    def _phase_d(self, reals: torch.Tensor, timer, log) -> None:
+    def _phase_d(self, reals: torch.Tensor, shard: Shard, timer, log) -> None:
         cfg = self.config
         self.G.requires_grad_(False)
         self.D.requires_grad_(True)
         with timer.phase("D_main"):
-            with torch.no_grad():
-                fakes = self.G.synthesis(self._ws(reals.shape[0]))
+            with torch.no_grad(), self.noise.batch(shard):
+                fakes = self.G.synthesis(self._ws(shard))
             r1_now = cfg.r1_gamma > 0 and not self.r1_lazy
             real_input = reals.detach().requires_grad_(r1_now)
             real_logits, fake_logits = self.D(real_input), self.D(fakes)
@@ -176,10 +204,14 @@ class Trainer:
         state = self.last_state = self.schedule.state_at(self.images_shown)
         self._enter(state)
         batch = self.schedule.batch_for_step(self.images_shown)
-        images = self.data_order.batch(self.dataset, self.images_shown, batch)
+        shard = self.dist.shard(batch, group=self.mbstd_group)  # this rank's rows of the global minibatch
+        indices, flips = self.data_order.indices(self.images_shown, batch)
+        rows = shard.indices.numpy()
+        images = self.dataset.get(indices[rows], xflip=flips[rows] if self.data_order.xflip else None)
         reals = prepare_reals(images, state.resolution, state.alpha, self.device)
-        self._phase_g(batch, timer, log)
-        self._phase_d(reals, timer, log)
+        self._phase_g(shard, timer, log)
+        self._phase_d(reals, shard, timer, log)
+        values = self.dist.mean_values(values)  # local means -> the global batch's (the same on every rank)
         update_ema(self.G_ema, self.G, ema_beta(batch, self.config.ema_kimg))
         self.images_shown += batch
         self.step_index += 1
@@ -195,7 +227,7 @@ class Trainer:
             "optimizer_resolution": self.optimizer_resolution,
             "images_shown": self.images_shown, "step": self.step_index,
             "pl_mean": self.pl_mean.detach().clone(),
-            "rng": rng_states(self.generators),
+            "rng": rng_states(self.generators, self.device),
             "growth": dict(vars(self.schedule.state_at(self.images_shown))),
         }
 
@@ -207,7 +239,7 @@ class Trainer:
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         self.pl_mean = state["pl_mean"].to(self.device)
-        restore_rng_states(state["rng"], self.generators)
+        restore_rng_states(state["rng"], self.generators, self.device)
 
 
 def check_finite(values: dict[str, torch.Tensor], step: int, images_shown: int, run_dir: Path) -> None:
@@ -237,21 +269,28 @@ def torch_settings(options: TrainOptions):
 
 
 def train(options: TrainOptions) -> Path:
-    """Train `options.config` for `options.kimg` thousand images; returns the run directory."""
-    device = resolve_device(options.device)
+    """Train `options.config` for `options.kimg` thousand images; returns the run directory.
+
+    Under torchrun (WORLD_SIZE > 1) every rank runs this; see harness/train/distributed.py.
+    """
     run_dir = options.out_dir
-    with torch_settings(options):
+    with (process_group(resolve_device(options.device), options.dist_timeout_min) as dist,
+          torch_settings(options), tf32_restored()):
+        device = dist.device
         resume = rundir.check_run_dir(options)
         dataset = open_dataset(options.data, options.config.resolution, cache_dir=options.cache_dir,
                                skip_bad=options.skip_bad, content_height=options.config.content_height)
-        trainer = Trainer(options, dataset, device)
+        trainer = Trainer(options, dataset, device, dist)
         checkpoint = load_checkpoint(run_dir) if resume else None  # on CPU: RNG states must stay there
         if checkpoint is not None:
             trainer.load_state_dict(checkpoint)
             if trainer.images_shown >= options.total_images and rundir.is_done(run_dir):
                 return run_dir  # finished already: nothing to add
-            rundir.truncate_stats(run_dir, trainer.images_shown)
-        rundir.write_metadata(options, dataset.info, device)
+        dist.barrier("starting the run")  # every rank has read the run directory before rank 0 writes
+        if dist.is_main:
+            if checkpoint is not None:
+                rundir.truncate_stats(run_dir, trainer.images_shown)
+            rundir.write_metadata(options, dataset.info, device)
         recorder = TickRecorder(trainer, checkpoint)
         try:
             while trainer.images_shown < options.total_images:
@@ -259,6 +298,7 @@ def train(options: TrainOptions) -> Path:
                 check_finite(values, trainer.step_index - 1, trainer.images_shown, run_dir)
                 recorder.after_step(batch, values)
             recorder.finish()
+            dist.barrier("finishing the run")  # train() returns once rank 0 has written everything
         finally:
             recorder.close()
     return run_dir

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import variants
+from harness.train.performance import PerformanceOptions
 
 Progress = Literal["auto", "bar", "lines", "none"]
 
@@ -27,6 +28,9 @@ class TrainOptions:
     growing_fraction: share of the budget by which progressive growing reaches full resolution.
     deterministic: torch.use_deterministic_algorithms(True) (bit-identical CPU runs and resumes).
     threads: torch intra-op threads (None = torch's default).
+    dist_timeout_min: under torchrun, how long a rank waits for the others before failing (minutes).
+    performance: GPU speed options (TF32, channels_last, mixed precision, compile); the defaults
+    change nothing (see harness/train/performance.py).
     """
 
     config: variants.Config
@@ -48,6 +52,8 @@ class TrainOptions:
     threads: int | None = None
     cache_dir: Path | str | None = None
     progress: Progress = "auto"
+    dist_timeout_min: float = 10.0
+    performance: PerformanceOptions = PerformanceOptions()
 
     def __post_init__(self) -> None:
         if not isinstance(self.config, variants.Config):
@@ -70,6 +76,11 @@ class TrainOptions:
             raise ValueError(f"progress={self.progress!r} is not one of {get_args(Progress)}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
+        if not self.dist_timeout_min > 0:
+            raise ValueError(f"dist_timeout_min must be > 0 minutes, got {self.dist_timeout_min!r}")
+        if not isinstance(self.performance, PerformanceOptions):
+            raise TypeError(f"performance must be a harness.train.performance.PerformanceOptions, "
+                            f"got {type(self.performance).__name__}")
 
     @property
     def out_dir(self) -> Path:
@@ -89,6 +100,7 @@ class TrainOptions:
         values["config"] = json.loads(self.config.to_json())
         values["out"] = str(self.out)
         values["cache_dir"] = None if self.cache_dir is None else str(self.cache_dir)
+        values["performance"] = self.performance.to_dict()
         return values
 
     @classmethod
@@ -98,7 +110,8 @@ class TrainOptions:
         if unknown:
             raise TypeError(f"unknown TrainOptions field(s) {unknown}; valid: {', '.join(sorted(names))}")
         config = variants.Config.from_json(json.dumps(values["config"]))
-        return cls(**{**values, "config": config})
+        performance = PerformanceOptions.from_dict(values.get("performance", {}))  # absent in older runs
+        return cls(**{**values, "config": config, "performance": performance})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

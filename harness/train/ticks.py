@@ -14,7 +14,10 @@ summary.json (written last): done, config, device, images_shown, kimg, steps, ti
   train_s, img_per_s (images_shown / train_s), time_s/<phase>, img_per_s/<phase>, energy_j and
   energy_source (GPU; "nvml-total-energy", "nvml-power-sampling" or "not available: <why>"),
   energy_j/cpu and energy_source/cpu ("rapl" or "not available: <why>"), peak_gpu_mem_bytes,
-  peak_rss_bytes, resumes, fig8 and droplet of the last tick.
+  peak_rss_bytes, resumes, fig8 and droplet of the last tick, world_size.
+Under torchrun only rank 0 measures and writes; img/s is the global batch's rate, energy_j/gpu is
+summed over every rank's GPU, energy_j/cpu over nodes (RAPL meters a whole machine), and peak GPU
+memory is the largest over ranks.
 """
 
 import time
@@ -51,6 +54,7 @@ class TickRecorder:
 
     def __init__(self, trainer, checkpoint: dict | None):
         self.trainer, self.options, self.run_dir = trainer, trainer.options, trainer.options.out_dir
+        self.dist = trainer.dist
         options = self.options
         self.tick_images = max(1, round(options.tick_kimg * 1000))
         self.snapshot_images = max(1, round(options.snapshot_kimg * 1000))
@@ -71,7 +75,8 @@ class TickRecorder:
         self._last_record: dict = {}
         self.fig8_z = fixed_latents(trainer.G.z_dim, options.fig8_samples,
                                     stream_seed(options.seed, "measure"), trainer.device)
-        self.progress = Progress(options.total_images, trainer.images_shown, options.progress,
+        self.progress = Progress(options.total_images, trainer.images_shown,
+                                 options.progress if self.dist.is_main else "none",
                                  label=f"{options.config.name}")
         if trainer.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(trainer.device)
@@ -97,14 +102,32 @@ class TickRecorder:
         return record
 
     def _energy(self) -> dict:
-        record = {}
+        """Joules of the tick over all ranks (a collective); None where a counted meter is missing."""
+        deltas, missing = [], []
         for name, meter in (("gpu", self.gpu_meter), ("cpu", self.cpu_meter)):
+            counted = name == "gpu" or self.dist.local_rank == 0  # one CPU reading per machine
             joules = meter.joules()
-            record[f"energy_j/{name}"] = None if joules is None else joules - self._energy_seen[name]
+            deltas.append(0.0 if joules is None or not counted else joules - self._energy_seen[name])
+            missing.append(float(joules is None and counted))
             if joules is not None:
-                self.totals[f"energy_j/{name}"] += joules - self._energy_seen[name]
                 self._energy_seen[name] = joules
+        summed = self.dist.reduce_numbers(deltas + missing, "sum")
+        record = {}
+        for index, name in enumerate(("gpu", "cpu")):
+            record[f"energy_j/{name}"] = None if summed[2 + index] else summed[index]
+            if not summed[2 + index]:
+                self.totals[f"energy_j/{name}"] += summed[index]
         return record
+
+    def _peak_gpu_memory(self) -> int | None:
+        """Peak bytes allocated on a GPU in the tick, the largest over ranks (a collective); None off CUDA."""
+        device = self.trainer.device
+        if device.type != "cuda":
+            return None
+        peak = int(self.dist.reduce_numbers([torch.cuda.max_memory_allocated(device)], "max")[0])
+        torch.cuda.reset_peak_memory_stats(device)
+        self.totals["peak_gpu_mem_bytes"] = max(self.totals["peak_gpu_mem_bytes"], peak)
+        return peak
 
     def _record(self, tick_seconds: float, measure_seconds: float) -> dict:
         trainer, state = self.trainer, self.trainer.last_state
@@ -127,20 +150,25 @@ class TickRecorder:
         return record
 
     def _tick(self) -> None:
-        trainer, images, previous = self.trainer, self.trainer.images_shown, self.last_tick_images
-        synchronize(trainer.device)
+        """Every rank: the statistics reduced over ranks; rank 0: measurement and every file."""
+        synchronize(self.trainer.device)
         tick_seconds = self.timer.window_seconds()
+        shared = {**self._energy(), "peak_gpu_mem_bytes": self._peak_gpu_memory()}
+        if self.dist.is_main:
+            self._write_tick(tick_seconds, shared)
+        self.tick_index += 1
+        self.last_tick_images = self.trainer.images_shown
+        self._sums = {}
+        self.timer.reset()
+
+    def _write_tick(self, tick_seconds: float, shared: dict) -> None:
+        """The stats line, and the snapshot and checkpoint when their intervals are crossed."""
+        trainer, images, previous = self.trainer, self.trainer.images_shown, self.last_tick_images
         measure_start = time.perf_counter()
         measured = self._measure()
         measure_seconds = time.perf_counter() - measure_start
         record = self._record(tick_seconds + measure_seconds, measure_seconds)
-        record.update(self._energy())
-        record["peak_gpu_mem_bytes"] = None
-        if trainer.device.type == "cuda":
-            record["peak_gpu_mem_bytes"] = torch.cuda.max_memory_allocated(trainer.device)
-            self.totals["peak_gpu_mem_bytes"] = max(self.totals["peak_gpu_mem_bytes"],
-                                                    record["peak_gpu_mem_bytes"])
-            torch.cuda.reset_peak_memory_stats(trainer.device)
+        record.update(shared)
         record["peak_rss_bytes"] = peak_rss_bytes()
         record.update(measured)
         self._accumulate_totals(record)
@@ -148,16 +176,12 @@ class TickRecorder:
         done = images >= self.options.total_images
         if crossed(previous, images, self.snapshot_images) or done:
             rundir.save_snapshot(self.run_dir, trainer.G_ema, images)
-        self.tick_index += 1
-        self.last_tick_images = images
         if crossed(previous, images, self.checkpoint_images) or done:
             self.totals["wall_s"] = self._wall_base + time.perf_counter() - self._segment_start
-            save_checkpoint(self.run_dir, {**trainer.state_dict(), "tick": self.tick_index,
+            save_checkpoint(self.run_dir, {**trainer.state_dict(), "tick": self.tick_index + 1,
                                            "totals": dict(self.totals)})
         self.progress.tick(record)
         self._last_record = record
-        self._sums = {}
-        self.timer.reset()
 
     def _accumulate_totals(self, record: dict) -> None:
         self.totals["train_s"] += (record["tick_s"] - record["measure_s"])
@@ -165,7 +189,9 @@ class TickRecorder:
             self.totals[f"time_s/{phase}"] += record[f"time_s/{phase}"]
 
     def finish(self) -> None:
-        """Write summary.json (done=true) once the budget is reached."""
+        """Write summary.json (done=true) once the budget is reached (rank 0)."""
+        if not self.dist.is_main:
+            return
         trainer, totals = self.trainer, self.totals
         images = trainer.images_shown
         wall_s = self._wall_base + time.perf_counter() - self._segment_start
@@ -190,6 +216,7 @@ class TickRecorder:
             "peak_gpu_mem_bytes": totals["peak_gpu_mem_bytes"] if trainer.device.type == "cuda" else None,
             "peak_rss_bytes": peak_rss_bytes(), "resumes": totals["resumes"],
             "fig8": self._last_record.get("fig8"), "droplet": self._last_record.get("droplet"),
+            "world_size": self.dist.world_size,
         })
         rundir.write_summary(self.run_dir, summary)
 

@@ -2,8 +2,8 @@
 
 The file is a dict of tensors, numbers, strings, lists and dicts (state dicts of G, G_ema, D and
 both Adam optimisers; images shown; every random stream's state as a uint8 tensor; the path
-length EMA; the growing state; accumulated wall time and energy), so `torch.load(...,
-weights_only=True)` reads it back. Resuming from it continues bit-identically on CPU in
+length EMA; the growing state; accumulated wall time and energy), so that
+`torch.load(path, weights_only=True)` reads it back. Resuming from it continues bit-identically on CPU in
 deterministic mode. Every random stream is global (each rank of a multi-process run draws the
 same numbers), so the file rank 0 writes resumes on any number of processes.
 """

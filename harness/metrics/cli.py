@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 
 from harness.metrics.compute import DEFAULT_NUM_SAMPLES, FEATURE_CHOICES, METRICS, compute
 
@@ -45,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         feature_input_size=args.feature_input_size, num_real=args.num_real, seed=args.seed,
         batch_size=args.batch_size, cache_dir=args.cache_dir, progress=True,
     )
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun every rank computes; rank 0 reports
     for row in rows:
         keys = ("metric", "value", "std", "precision", "recall", "num_samples", "snapshot_kimg",
                 "feature_network", "label")

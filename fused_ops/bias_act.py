@@ -117,9 +117,17 @@ def _bias_act_fused(x, b, dim, act, alpha, gain, clamp) -> torch.Tensor:
     return _BiasAct.apply(x, b_full, dim, act, alpha, gain, clamp)
 
 
+_POSITIVELY_HOMOGENEOUS = ("linear", "relu", "lrelu")
+
+
 def _forward_torch(x, b, dim, act, alpha, gain, clamp) -> torch.Tensor:
     """y = clamp(act(x + b) * gain) computed in place on one fresh tensor (no autograd)."""
-    y = torch.add(x, b.reshape(_bias_shape(x, dim))) if b is not None else x.clone()
+    if act in _POSITIVELY_HOMOGENEOUS and gain > 0:
+        # act(z) * gain == act(gain * z) for gain > 0: the gain rides along with the bias add, one pass fewer.
+        y = x * gain if b is None else torch.add(b.reshape(_bias_shape(x, dim)) * gain, x, alpha=gain)
+        gain = 1.0
+    else:
+        y = torch.add(x, b.reshape(_bias_shape(x, dim))) if b is not None else x.clone()
     if act == "relu":
         y.relu_()
     elif act == "lrelu":

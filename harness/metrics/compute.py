@@ -344,8 +344,14 @@ def compute(
         dataset = _open_run_dataset(run_dir, open_dataset)
         G = (load_generator or _load_generator)(snapshot_path)
         rows = evaluate_many(G, dataset, metrics, options)
-        if not dist.is_main:
-            return rows
+        if dist.is_main:
+            _append_rows(run_dir, rows, kimg, dataset)
+        dist.barrier("writing the metrics")  # no rank reads metrics.jsonl before rank 0 has written it
+    return rows
+
+
+def _append_rows(run_dir: Path, rows: list[dict], kimg: float, dataset) -> None:
+    """Add the snapshot, dataset hash and distances file to `rows` and append them to metrics.jsonl."""
     for row in rows:
         row["snapshot_kimg"] = kimg
         row["dataset_hash"] = getattr(getattr(dataset, "info", None), "content_hash", None)
@@ -354,4 +360,3 @@ def compute(
     metrics_path = run_dir / "metrics.jsonl"
     existing = read_jsonl(metrics_path) if metrics_path.exists() else []
     write_jsonl_atomic(metrics_path, existing + rows)
-    return rows

@@ -51,6 +51,11 @@ def add_executor_arguments(parser) -> None:
     for flag, _, _, kind, help_text in EXECUTOR_OPTIONS:
         parser.add_argument(flag, type=kind, help=help_text)
     parser.add_argument(
+        "--processes-per-run", "--gpus-per-run", type=int, default=1, metavar="N",
+        help="train and measure each run on N processes of one machine, one per GPU, through torchrun "
+        "(the paper: 8); give each task as many GPUs (--ray-gpus-per-task, --slurm-gpus-per-node)",
+    )
+    parser.add_argument(
         "--stage-dir",
         type=Path,
         help="each run writes to <stage-dir>/<run-id>/ (seen by every task and this machine); finished "
@@ -73,8 +78,9 @@ def executor_from_args(args):
     if args.executor == "local" and "jobs" not in options:
         from harness.suites.executors import auto_jobs
 
-        options["jobs"] = auto_jobs()
-    return get_executor(args.executor, stage_dir=args.stage_dir, **options)
+        options["jobs"] = auto_jobs(args.processes_per_run)
+    return get_executor(args.executor, stage_dir=args.stage_dir, processes_per_run=args.processes_per_run,
+                        **options)
 
 
 def scale_from_args(args):

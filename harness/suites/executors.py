@@ -46,11 +46,12 @@ class Executor(Protocol):
 
 
 def run_task(run: PlannedRun, scale: Scale, results_root: str, threads: int | None = None,
-             stage_dir: str | None = None) -> str:
+             stage_dir: str | None = None, processes: int = 1) -> str:
     """One run in whatever process an executor chose; torch uses `threads` intra-op threads.
 
     With `stage_dir` the run is written under `<stage_dir>/<run-id>/`, first seeded with the copy
-    already in the results root (if any), so a staged task also skips or resumes.
+    already in the results root (if any), so a staged task also skips or resumes. `processes` > 1
+    runs it on that many processes of one machine, one per GPU (harness.suites.multiprocess).
     """
     import torch
 
@@ -65,6 +66,10 @@ def run_task(run: PlannedRun, scale: Scale, results_root: str, threads: int | No
         torch.set_num_threads(threads)
     try:
         print(f"{run.run_id}: {run.config} on {run.column} ({run.source}) -> {root / run.folder}", flush=True)
+        if processes > 1:
+            from harness.suites.multiprocess import launch
+
+            return launch(run, scale, root, processes)
         return execute_run(run, scale, root)
     finally:
         torch.set_num_threads(previous_threads)
@@ -89,43 +94,48 @@ def finish(runs: Sequence[PlannedRun], errors: dict[str, str], results_root: Pat
     return finished
 
 
-def _init_local_worker(slots, threads: int, gpus: tuple[str, ...]) -> None:
-    # Runs first in each spawned worker: pin it to one GPU before CUDA is initialised.
+def _init_local_worker(slots, threads: int, gpus: tuple[str, ...], gpus_per_worker: int) -> None:
+    # Runs first in each spawned worker: pin it to its GPUs before CUDA is initialised.
     slot = slots.get()
     if gpus:
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+        first = (slot * gpus_per_worker) % len(gpus)
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus[first:first + gpus_per_worker])
     import torch
 
     torch.set_num_threads(threads)
 
 
-def auto_jobs() -> int:
-    """Parallel local runs when --jobs is not given: one per GPU, else one per usable CPU core
-    (each with one torch thread: small smoke networks train faster that way), at most 8."""
+def auto_jobs(processes_per_run: int = 1) -> int:
+    """Parallel local runs when --jobs is not given: one per `processes_per_run` GPUs, else one per
+    `processes_per_run` usable CPU cores (one torch thread each: small smoke networks train faster
+    that way), at most 8."""
     import torch
 
     if torch.cuda.is_available():
-        return torch.cuda.device_count()
+        return max(1, torch.cuda.device_count() // processes_per_run)
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(usable, 8))
+    return max(1, min(usable // processes_per_run, 8))
 
 
 @dataclass(frozen=True, kw_only=True)
 class LocalExecutor:
     """Runs on this machine: `jobs=1` in this process, else `jobs` spawned worker processes.
 
-    Exists for one multi-GPU or many-core machine without a scheduler: worker i uses GPU
-    `gpus[i % len(gpus)]` (default: every visible GPU) and usable CPUs // jobs torch threads.
+    Exists for one multi-GPU or many-core machine without a scheduler: worker i uses the
+    `processes_per_run` GPUs from `gpus[i * processes_per_run]` on (default: every visible GPU) and
+    usable CPUs // jobs torch threads.
     """
 
     jobs: int = 1
     threads_per_task: int | None = None  # default: usable CPUs // jobs
     gpus: tuple[int | str, ...] | None = None
+    processes_per_run: int = 1  # > 1: each run on that many processes (GPUs) through torchrun
     stage_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1 (1 = sequential in this process), got {self.jobs}")
+        _check_processes(self.processes_per_run)
 
     def threads(self) -> int:
         usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -137,7 +147,7 @@ class LocalExecutor:
         if self.jobs == 1:
             for run in runs:
                 try:
-                    run_task(run, scale, str(results_root), self.threads(), stage)
+                    run_task(run, scale, str(results_root), self.threads(), stage, self.processes_per_run)
                 except Exception as error:  # reported with the run; the others go on
                     errors[run.run_id] = describe_error(run, error)
             return finish(runs, errors, Path(results_root), self.stage_dir)
@@ -148,9 +158,11 @@ class LocalExecutor:
         slots = context.Queue()  # one slot number per worker: which GPU it takes
         for slot in range(self.jobs):
             slots.put(slot)
+        worker_setup = (slots, self.threads(), self._gpus(), self.processes_per_run)
         with ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_local_worker,
-                                 initargs=(slots, self.threads(), self._gpus())) as pool:
-            futures = {run.run_id: pool.submit(run_task, run, scale, str(results_root), None, stage)
+                                 initargs=worker_setup) as pool:
+            futures = {run.run_id: pool.submit(run_task, run, scale, str(results_root), None, stage,
+                                               self.processes_per_run)
                        for run in runs}
             for run in runs:
                 try:
@@ -182,8 +194,12 @@ class RayExecutor:
     address: str | None = None
     num_cpus_per_task: float = 1
     num_gpus_per_task: float = 0
+    processes_per_run: int = 1  # > 1: torchrun in the task, one process per GPU (give as many GPUs)
     max_retries: int = 3
     stage_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        _check_processes(self.processes_per_run)
 
     def map_runs(self, runs: Sequence[PlannedRun], scale: Scale, results_root: Path) -> list[str]:
         import ray
@@ -196,7 +212,8 @@ class RayExecutor:
                               max_retries=self.max_retries, retry_exceptions=False)(run_task)
             threads = max(1, int(self.num_cpus_per_task))
             stage = None if self.stage_dir is None else str(self.stage_dir)
-            by_ref = {task.remote(run, scale, str(results_root), threads, stage): run for run in runs}
+            by_ref = {task.remote(run, scale, str(results_root), threads, stage, self.processes_per_run): run
+                      for run in runs}
             errors: dict[str, str] = {}
             pending = list(by_ref)
             while pending:
@@ -241,7 +258,11 @@ class SlurmExecutor:
     mem_gb: int | None = None
     array_parallelism: int = 64
     cluster: str | None = None  # None = detect (slurm where sbatch exists)
+    processes_per_run: int = 1  # > 1: torchrun in the job, one process per GPU (set gpus_per_node alike)
     stage_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        _check_processes(self.processes_per_run)
 
     def map_runs(self, runs: Sequence[PlannedRun], scale: Scale, results_root: Path) -> list[str]:
         import submitit
@@ -255,7 +276,8 @@ class SlurmExecutor:
         count = len(runs)
         stage = None if self.stage_dir is None else str(self.stage_dir)
         jobs = executor.map_array(RequeueingTask(), list(runs), [scale] * count,
-                                  [str(results_root)] * count, [self.cpus_per_task] * count, [stage] * count)
+                                  [str(results_root)] * count, [self.cpus_per_task] * count, [stage] * count,
+                                  [self.processes_per_run] * count)
         errors: dict[str, str] = {}
         for run, job in zip(runs, jobs, strict=True):
             print(f"{run.run_id}: submitted as job {job.job_id}", flush=True)
@@ -265,6 +287,12 @@ class SlurmExecutor:
             except Exception as error:
                 errors[run.run_id] = describe_error(run, error) + f" (logs: {job.paths.stderr})"
         return finish(runs, errors, Path(results_root), self.stage_dir)
+
+
+def _check_processes(processes_per_run: int) -> None:
+    if isinstance(processes_per_run, bool) or not isinstance(processes_per_run, int) or processes_per_run < 1:
+        raise ValueError(f"processes_per_run must be an int >= 1 (1 = one process a run; N = one run on N "
+                         f"GPUs through torchrun), got {processes_per_run!r}")
 
 
 EXECUTORS = {"local": LocalExecutor, "ray": RayExecutor, "slurm": SlurmExecutor}

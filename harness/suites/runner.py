@@ -124,7 +124,9 @@ def measure_run(run_dir: Path, scale: Scale, log=print) -> None:
             metrics.compute(
                 run_dir, [name], snapshot=best, num_samples=samples, repeats=scale.repeats, **common
             )
-    if not (run_dir / "figures" / "samples.png").exists():
+    from harness.train.distributed import current
+
+    if current().is_main and not (run_dir / "figures" / "samples.png").exists():  # under torchrun: once
         save_pictures(run_dir, best)
 
 

@@ -209,7 +209,48 @@ def test_each_local_worker_takes_the_gpu_of_its_slot(monkeypatch):
     assert LocalExecutor(jobs=2)._gpus() == ("2", "3")  # a restriction already in place is kept
     threads = torch.get_num_threads()
     try:
-        _init_local_worker(slots, 1, ("2", "3"))
+        _init_local_worker(slots, 1, ("2", "3"), 1)
         assert os.environ["CUDA_VISIBLE_DEVICES"] == "2" and torch.get_num_threads() == 1  # slot 4 of 2 GPUs
+        slots.put(1)
+        _init_local_worker(slots, 1, ("0", "1", "2", "3", "4", "5", "6", "7"), 4)
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "4,5,6,7"  # the second of two 4-GPU workers
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("executor", ["local", "ray", "slurm"])
+def test_processes_per_run_must_be_a_positive_int(executor):
+    with pytest.raises(ValueError, match="processes_per_run must be an int >= 1"):
+        get_executor(executor, processes_per_run=0)
+
+
+@pytest.mark.slow
+def test_a_run_on_two_processes_matches_one_process(smoke, tmp_path):
+    """torchrun inside the task: 2 gloo processes give the weights and metrics of 1 process with the
+    same global batch, up to float rounding; rank 0 alone wrote the run directory."""
+    scale, runs = smoke
+    # 4 images per process (one minibatch-std group each) in every minibatch: 3 of 8, no remainder
+    scale = scale.replace(batch_size=8, kimg=0.024, snapshot_kimg=0.024, tick_kimg=0.008)
+    run = runs[0]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert LocalExecutor(jobs=1, threads_per_task=1).map_runs([run], scale, one) == [run.run_id]
+    assert LocalExecutor(jobs=1, threads_per_task=1, processes_per_run=2).map_runs([run], scale, two) == [
+        run.run_id]
+    summary = json.loads((two / run.folder / "summary.json").read_text())
+    assert summary["done"] and summary["world_size"] == 2
+    one_summary = json.loads((one / run.folder / "summary.json").read_text())
+    assert summary["images_shown"] == one_summary["images_shown"] == 24
+    for path in sorted((one / run.folder / "snapshots").glob("*.safetensors")):
+        expected, actual = load_file(path), load_file(two / run.folder / "snapshots" / path.name)
+        for name in expected:
+            torch.testing.assert_close(actual[name], expected[name], rtol=1e-4, atol=1e-5, msg=name)
+    rows = {path: {(row["metric"], row["snapshot_kimg"]): row for row in read_jsonl(path / run.folder /
+                                                                                      "metrics.jsonl")}
+            for path in (one, two)}
+    assert rows[one].keys() == rows[two].keys() and {metric for metric, _ in rows[two]} == {
+        "fid", "kid", "pr", "ppl"}
+    for key, row in rows[two].items():  # each metric row once: only rank 0 appended
+        assert row["num_samples"] == rows[one][key]["num_samples"]
+        assert row["value"] == pytest.approx(rows[one][key]["value"], rel=1e-3, abs=1e-4), key
+    assert (two / run.folder / "figures" / "samples.png").exists()
+    assert not list(two.glob(".task-*.json"))  # the task file is removed

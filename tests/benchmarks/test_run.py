@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.utils import get_machine_id
 
-from benchmarks.run import find_baseline, pytest_command, storage_dir
+from benchmarks.run import find_baseline, lost_speedups, pytest_command, speedups, storage_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ONE_BENCHMARK = ["-k", "test_bandwidth_cpu and upsample2d and ref"]
@@ -36,7 +36,7 @@ def test_pytest_command_compares_with_a_threshold_or_saves_a_baseline(tmp_path):
     baseline = tmp_path / "0001_baseline.json"
     compare = pytest_command(storage=tmp_path, baseline=baseline, save_baseline=False, fail_threshold=25,
                              marker="not gpu", extra=["-x"])
-    assert f"--benchmark-compare={baseline}" in compare and "--benchmark-compare-fail=mean:25%" in compare
+    assert f"--benchmark-compare={baseline}" in compare and "--benchmark-compare-fail=min:25%" in compare
     assert compare[compare.index("not gpu") - 1] == "-m" and compare[-1] == "-x"  # user arguments last
     save = pytest_command(storage=tmp_path, baseline=None, save_baseline=True, fail_threshold=25,
                           marker=None, extra=[])
@@ -70,3 +70,20 @@ def test_a_run_slower_than_the_baseline_fails(tmp_path):
     regressed = _bench_run(tmp_path)
     assert regressed.returncode != 0
     assert "Performance has regressed" in regressed.stdout + regressed.stderr
+
+
+def _timed(group: str, impl: str, fastest: float) -> dict:
+    return {"group": group, "extra_info": {"impl": impl}, "stats": {"min": fastest}}
+
+
+def test_a_fast_path_that_stops_winning_is_a_lost_speedup():
+    baseline = {"benchmarks": [_timed("up", "ref", 3.0), _timed("up", "fused", 1.0),
+                               _timed("bias", "ref", 1.2), _timed("bias", "fused", 1.0),
+                               _timed("metric", None, 1.0)]}
+    assert speedups(baseline) == {"up": 3.0, "bias": 1.2}
+    slower_machine = {"benchmarks": [_timed("up", "ref", 6.0), _timed("up", "fused", 2.5),
+                                     _timed("bias", "ref", 1.0), _timed("bias", "fused", 1.1)]}
+    assert lost_speedups(baseline, slower_machine) == []  # both slower, fused still ahead; bias never checked
+    broken = {"benchmarks": [_timed("up", "ref", 3.0), _timed("up", "fused", 3.1)]}
+    (line,) = lost_speedups(baseline, broken)
+    assert line.startswith("up: fused 3.00x faster than ref in the baseline, 0.97x now")

@@ -249,7 +249,9 @@ def test_a_run_on_two_processes_matches_one_process(smoke, tmp_path):
             for path in (one, two)}
     assert rows[one].keys() == rows[two].keys() and {metric for metric, _ in rows[two]} == {
         "fid", "kid", "pr", "ppl"}
-    for key, row in rows[two].items():  # each metric row once: only rank 0 appended
+    written = [len(read_jsonl(root / run.folder / "metrics.jsonl")) for root in (one, two)]
+    assert written[0] == written[1] == len(rows[two])  # each metric row once: only rank 0 appended
+    for key, row in rows[two].items():
         assert row["num_samples"] == rows[one][key]["num_samples"]
         assert row["value"] == pytest.approx(rows[one][key]["value"], rel=1e-3, abs=1e-4), key
     assert (two / run.folder / "figures" / "samples.png").exists()

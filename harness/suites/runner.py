@@ -91,9 +91,13 @@ def snapshot_kimgs(run_dir: Path) -> list[float]:
     return sorted(int(path.stem) / 1000 for path in (run_dir / "snapshots").glob("*.safetensors"))
 
 
+# Measured at every snapshot in one pass: KID reuses FID's generated samples and feature network.
+SNAPSHOT_METRICS = ("fid", "kid")
+
+
 def measure_run(run_dir: Path, scale: Scale, log=print) -> None:
-    """FID at every snapshot, then KID, precision/recall and PPL at the lowest-FID one (the paper's
-    choice), then the sample grid and feature maps of that snapshot."""
+    """FID and KID at every snapshot, then precision/recall and PPL at the lowest-FID one (the
+    paper's choice), then the sample grid and feature maps of that snapshot."""
     from harness import metrics
 
     # metrics.compute picks the device itself when given None (its "auto")
@@ -106,11 +110,12 @@ def measure_run(run_dir: Path, scale: Scale, log=print) -> None:
         common["feature_input_size"] = scale.feature_input_size
     done = measured(run_dir)
     for kimg in snapshot_kimgs(run_dir):
-        if ("fid", round(kimg * 1000)) not in done:
-            log(f"  fid @ {kimg:g} kimg")
+        missing = [name for name in SNAPSHOT_METRICS if (name, round(kimg * 1000)) not in done]
+        if missing:
+            log(f"  {','.join(missing)} @ {kimg:g} kimg")
             metrics.compute(
                 run_dir,
-                ["fid"],
+                missing,
                 snapshot=kimg,
                 num_samples=scale.fid_samples,
                 repeats=scale.repeats,
@@ -118,7 +123,7 @@ def measure_run(run_dir: Path, scale: Scale, log=print) -> None:
             )
     best = best_snapshot(run_dir)
     done = measured(run_dir)
-    for name, samples in (("kid", scale.fid_samples), ("pr", scale.fid_samples), ("ppl", scale.ppl_samples)):
+    for name, samples in (("pr", scale.fid_samples), ("ppl", scale.ppl_samples)):
         if (name, round(best * 1000)) not in done:
             log(f"  {name} @ {best:g} kimg")
             metrics.compute(

@@ -1,4 +1,5 @@
-from harness.suites.runner import plan_runs
+from harness.io import read_jsonl, write_jsonl_atomic
+from harness.suites.runner import measure_run, plan_runs
 from harness.suites.scales import get_scale
 from harness.suites.tables import get_suites
 
@@ -13,3 +14,31 @@ def test_each_run_is_planned_once_under_its_first_suite():
     assert by_key[("F", "LSUN Car")].source == "openmoji:travel-places"
     # 13 Table 1 runs, 16 new Table 2 runs (E shared), 6 new Table 3 runs (Car shared), 0 for Figure 8
     assert len(runs) == 13 + 16 + 6
+
+
+def test_fid_and_kid_at_every_snapshot_then_pr_and_ppl_at_the_lowest_fid_one(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    (run_dir / "snapshots").mkdir(parents=True)
+    for kimg in (1, 2, 3):
+        (run_dir / "snapshots" / f"{kimg * 1000:06d}.safetensors").touch()
+    (run_dir / "figures").mkdir()
+    (run_dir / "figures" / "samples.png").touch()  # pictures exist: no network is loaded
+    fid_at = {1.0: 30.0, 2.0: 10.0, 3.0: 20.0}
+    calls = []
+
+    def compute(run_dir, metrics, snapshot, num_samples, repeats, **common):
+        calls.append((tuple(metrics), snapshot, num_samples))
+        path = run_dir / "metrics.jsonl"
+        rows = [{"metric": name, "value": fid_at[snapshot] if name == "fid" else 0.5,
+                 "snapshot_kimg": snapshot} for name in metrics]
+        write_jsonl_atomic(path, (read_jsonl(path) if path.exists() else []) + rows)
+        return rows
+
+    monkeypatch.setattr("harness.metrics.compute", compute)
+    scale = get_scale("smoke")
+    measure_run(run_dir, scale, log=lambda *args: None)
+    every_snapshot = [(("fid", "kid"), kimg, scale.fid_samples) for kimg in (1.0, 2.0, 3.0)]
+    assert calls == every_snapshot + [(("pr",), 2.0, scale.fid_samples), (("ppl",), 2.0, scale.ppl_samples)]
+    calls.clear()
+    measure_run(run_dir, scale, log=lambda *args: None)  # everything measured: nothing again
+    assert calls == []

@@ -128,6 +128,7 @@ class _Evaluator:
         self.dist = current(options.device)
         self.networks: dict[tuple[str, bool], torch.nn.Module] = {}
         self.real: dict[tuple, np.ndarray] = {}
+        self.real_statistics: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # FID's mu, sigma per real set
         self.fake: dict[tuple, np.ndarray] = {}
 
     def seeds(self, repeat: int) -> range:
@@ -214,7 +215,11 @@ class _Evaluator:
         num_real = o.num_real or (min(total, o.num_samples) if metric == "pr" else total)
         real, fake = self.real_features(net, num_real), self.fake_features(net, repeat)
         if metric == "fid":
-            return {"value": fid.fid_from_features(real, fake), "num_real": num_real}
+            key = (net.name, num_real)
+            if key not in self.real_statistics:  # once per evaluation, not once per repeat
+                self.real_statistics[key] = fid.feature_statistics(real)
+            value = fid.frechet_distance(*self.real_statistics[key], *fid.feature_statistics(fake))
+            return {"value": value, "num_real": num_real}
         if metric == "kid":
             value = kid.kernel_inception_distance(real, fake, num_subsets=o.kid_subsets,
                                                   max_subset_size=o.kid_subset_size, seed=o.seed + repeat)

@@ -91,13 +91,20 @@ def snapshot_kimgs(run_dir: Path) -> list[float]:
     return sorted(int(path.stem) / 1000 for path in (run_dir / "snapshots").glob("*.safetensors"))
 
 
-# Measured at every snapshot in one pass: KID reuses FID's generated samples and feature network.
-SNAPSHOT_METRICS = ("fid", "kid")
+def snapshot_metrics(features: str) -> list[str]:
+    """FID plus the metrics that use FID's feature network under `features`: measured at every
+    snapshot in one pass, they reuse its generated samples and features (KID always; precision/
+    recall too when it does not use the published VGG-16, e.g. with EfficientNet-Lite0 offline)."""
+    from harness.metrics.compute import MetricOptions, network_for
+
+    options = MetricOptions(features=features)
+    fid_network = network_for("fid", options)
+    return ["fid"] + [name for name in ("kid", "pr") if network_for(name, options) == fid_network]
 
 
 def measure_run(run_dir: Path, scale: Scale, log=print) -> None:
-    """FID and KID at every snapshot, then precision/recall and PPL at the lowest-FID one (the
-    paper's choice), then the sample grid and feature maps of that snapshot."""
+    """FID (with the metrics sharing its network) at every snapshot, then the other metrics at the
+    lowest-FID one (the paper's choice), then the sample grid and feature maps of that snapshot."""
     from harness import metrics
 
     # metrics.compute picks the device itself when given None (its "auto")
@@ -108,9 +115,9 @@ def measure_run(run_dir: Path, scale: Scale, log=print) -> None:
     )
     if scale.feature_input_size:
         common["feature_input_size"] = scale.feature_input_size
-    done = measured(run_dir)
+    done, every_snapshot = measured(run_dir), snapshot_metrics(scale.features)
     for kimg in snapshot_kimgs(run_dir):
-        missing = [name for name in SNAPSHOT_METRICS if (name, round(kimg * 1000)) not in done]
+        missing = [name for name in every_snapshot if (name, round(kimg * 1000)) not in done]
         if missing:
             log(f"  {','.join(missing)} @ {kimg:g} kimg")
             metrics.compute(
@@ -123,7 +130,7 @@ def measure_run(run_dir: Path, scale: Scale, log=print) -> None:
             )
     best = best_snapshot(run_dir)
     done = measured(run_dir)
-    for name, samples in (("pr", scale.fid_samples), ("ppl", scale.ppl_samples)):
+    for name, samples in (("kid", scale.fid_samples), ("pr", scale.fid_samples), ("ppl", scale.ppl_samples)):
         if (name, round(best * 1000)) not in done:
             log(f"  {name} @ {best:g} kimg")
             metrics.compute(

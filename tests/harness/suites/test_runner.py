@@ -1,3 +1,7 @@
+import importlib
+
+import pytest
+
 from harness.io import read_jsonl, write_jsonl_atomic
 from harness.suites.runner import measure_run, plan_runs
 from harness.suites.scales import get_scale
@@ -16,7 +20,15 @@ def test_each_run_is_planned_once_under_its_first_suite():
     assert len(runs) == 13 + 16 + 6
 
 
-def test_fid_and_kid_at_every_snapshot_then_pr_and_ppl_at_the_lowest_fid_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("networks", "every_snapshot", "at_best"), [
+    # offline: one network for FID, KID and precision/recall, so all three share each snapshot's samples
+    ({"fid": "efficientnet-lite0", "kid": "efficientnet-lite0", "pr": "efficientnet-lite0"},
+     ("fid", "kid", "pr"), ["ppl"]),
+    # published files: precision/recall uses VGG-16, so it is measured at the lowest-FID snapshot only
+    ({"fid": "inception", "kid": "inception", "pr": "vgg16"}, ("fid", "kid"), ["pr", "ppl"]),
+])
+def test_fid_at_every_snapshot_with_its_network_then_the_rest_at_the_lowest_fid_one(
+        tmp_path, monkeypatch, networks, every_snapshot, at_best):
     run_dir = tmp_path / "run"
     (run_dir / "snapshots").mkdir(parents=True)
     for kimg in (1, 2, 3):
@@ -35,10 +47,13 @@ def test_fid_and_kid_at_every_snapshot_then_pr_and_ppl_at_the_lowest_fid_one(tmp
         return rows
 
     monkeypatch.setattr("harness.metrics.compute", compute)
+    compute_module = importlib.import_module("harness.metrics.compute")  # harness.metrics.compute: a function
+    monkeypatch.setattr(compute_module, "network_for", lambda metric, options: networks[metric])
     scale = get_scale("smoke")
     measure_run(run_dir, scale, log=lambda *args: None)
-    every_snapshot = [(("fid", "kid"), kimg, scale.fid_samples) for kimg in (1.0, 2.0, 3.0)]
-    assert calls == every_snapshot + [(("pr",), 2.0, scale.fid_samples), (("ppl",), 2.0, scale.ppl_samples)]
+    samples = {"pr": scale.fid_samples, "ppl": scale.ppl_samples}
+    assert calls == [(every_snapshot, kimg, scale.fid_samples) for kimg in (1.0, 2.0, 3.0)] + [
+        ((name,), 2.0, samples[name]) for name in at_best]
     calls.clear()
     measure_run(run_dir, scale, log=lambda *args: None)  # everything measured: nothing again
     assert calls == []

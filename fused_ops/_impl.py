@@ -17,6 +17,17 @@ logger = logging.getLogger(__name__)
 IMPLS = ("ref", "fused", "auto")
 
 
+def check_tensor(name: str, tensor, rank: int | None = None) -> None:
+    """TypeError / ValueError naming `name` unless `tensor` is a floating-point torch.Tensor of `rank`."""
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+    if rank is not None and tensor.ndim != rank:
+        raise ValueError(f"{name} must have rank {rank}, got shape {list(tensor.shape)}")
+    if not tensor.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {tensor.dtype}; convert it with "
+                        f"{name}.float()")
+
+
 def resolve_impl(impl: str, device: torch.device | str | None = None) -> str:
     """Map `impl` ('ref' | 'fused' | 'auto') to the implementation to run on `device`.
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from fused_ops._impl import report_triton_failure, resolve_impl, triton_available
+from fused_ops._impl import check_tensor, report_triton_failure, resolve_impl, triton_available
 
 _SELU_SCALE = 1.0507009873554805
 _SELU_ALPHA = 1.6732632423543772
@@ -63,20 +63,14 @@ def bias_act(x, b=None, dim=1, act="linear", alpha=None, gain=None, clamp=None, 
 
 def _check_args(x, b, dim, act, alpha, gain, clamp):
     """Validate before any work; returns (dim, activation, alpha, gain, clamp) with defaults filled."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}; convert it with x.float()")
+    check_tensor("x", x)
     if act not in ACTIVATIONS:
         raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")
     if not isinstance(dim, numbers.Integral) or not -x.ndim <= dim < max(x.ndim, 1):
         raise ValueError(f"dim={dim!r} is out of range for x of rank {x.ndim}")
     dim = int(dim) % max(x.ndim, 1)
     if b is not None:
-        if not isinstance(b, torch.Tensor):
-            raise TypeError(f"b must be a torch.Tensor or None, got {type(b).__name__}")
-        if not b.is_floating_point():
-            raise TypeError(f"b must be a floating-point tensor, got {b.dtype}")
+        check_tensor("b", b)
         if b.ndim != 1 or x.ndim == 0 or b.shape[0] != x.shape[dim]:
             raise ValueError(
                 f"bias must have shape [{x.shape[dim] if x.ndim else '?'}] "

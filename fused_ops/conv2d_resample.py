@@ -13,7 +13,7 @@ import numbers
 import torch
 import torch.nn.functional as F
 
-from fused_ops._impl import resolve_impl
+from fused_ops._impl import check_tensor, resolve_impl
 from fused_ops.upfirdn2d import _filter_size, _parse_padding, upfirdn2d
 
 
@@ -39,13 +39,8 @@ def conv2d_resample(
 
 def _check_args(x, w, f, up, down, padding, groups):
     """Validate before any work; returns padding as (x0, x1, y0, y1)."""
-    for name, tensor in (("x", x), ("w", w)):
-        if not isinstance(tensor, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-        if tensor.ndim != 4:
-            raise ValueError(f"{name} must have rank 4, got shape {list(tensor.shape)}")
-        if not tensor.is_floating_point():
-            raise TypeError(f"{name} must be floating-point, got {tensor.dtype}; convert it with .float()")
+    check_tensor("x", x, rank=4)
+    check_tensor("w", w, rank=4)
     for name, value in (("up", up), ("down", down), ("groups", groups)):
         if not isinstance(value, numbers.Integral):
             raise TypeError(f"{name} must be an int, got {value!r}")

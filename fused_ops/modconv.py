@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from fused_ops._impl import resolve_impl
+from fused_ops._impl import check_tensor, resolve_impl
 from fused_ops.conv2d_resample import conv2d_resample
 
 DEMODULATION_EPS = 1e-8
@@ -72,12 +72,7 @@ def modulated_conv2d(
 def _check_args(x, weight, styles):
     """Shapes and dtypes checked before any work."""
     for name, tensor, rank in (("x", x, 4), ("weight", weight, 4), ("styles", styles, 2)):
-        if not isinstance(tensor, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-        if tensor.ndim != rank:
-            raise ValueError(f"{name} must have rank {rank}, got shape {list(tensor.shape)}")
-        if not tensor.is_floating_point():
-            raise TypeError(f"{name} must be floating-point, got {tensor.dtype}")
+        check_tensor(name, tensor, rank)
     if x.shape[1] != weight.shape[1] or styles.shape != (x.shape[0], x.shape[1]):
         raise ValueError(
             f"x {list(x.shape)}, weight {list(weight.shape)} and styles {list(styles.shape)} "

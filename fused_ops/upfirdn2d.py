@@ -13,7 +13,7 @@ import numbers
 import torch
 import torch.nn.functional as F
 
-from fused_ops._impl import log_fallback, resolve_impl
+from fused_ops._impl import check_tensor, log_fallback, resolve_impl
 
 
 def setup_filter(f, device=None, normalize=True, flip_filter=False, gain=1, separable=None) -> torch.Tensor:
@@ -79,12 +79,7 @@ def _filter_size(f: torch.Tensor) -> tuple[int, int]:
 
 def _check_args(x, f, up, down, padding, check_size=True):
     """Validate and normalise upfirdn2d's arguments before any work; returns (f, up, down, padding)."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape [N, C, H, W] (rank 4), got rank {x.ndim} {list(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}; convert it with x.float()")
+    check_tensor("x", x, rank=4)  # [N, C, H, W]
     if f is None:
         f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
     if not isinstance(f, torch.Tensor):

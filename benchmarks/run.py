@@ -33,7 +33,7 @@ from pathlib import Path
 from pytest_benchmark.utils import get_machine_id
 
 from benchmarks.machine import machine_kind
-from benchmarks.summarize import summarize
+from benchmarks.summarize import impl_times, summarize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_ROOT = REPO_ROOT / "results" / "bench"
@@ -77,12 +77,8 @@ def pytest_command(*, storage: Path, baseline: Path | None, save_baseline: bool,
 
 def speedups(data: dict) -> dict[str, float]:
     """ref time / fused time (fastest rounds) per benchmark group that holds both impls."""
-    times: dict[str, dict[str, float]] = {}
-    for bench in data["benchmarks"]:
-        impl = bench.get("extra_info", {}).get("impl")
-        if impl in ("ref", "fused"):
-            times.setdefault(bench["group"], {})[impl] = bench["stats"]["min"]
-    return {group: pair["ref"] / pair["fused"] for group, pair in times.items() if len(pair) == 2}
+    fastest = impl_times(data["benchmarks"], "min")
+    return {group: pair["ref"] / pair["fused"] for group, pair in fastest.items()}
 
 
 def lost_speedups(baseline: dict, run: dict, min_speedup: float = MIN_CHECKED_SPEEDUP) -> list[str]:

@@ -16,7 +16,20 @@ from torch import nn
 from harness.metrics.features.weights import file_sha256
 
 
-class FeatureNetwork(nn.Module):
+class _Provenance:
+    """`provenance()` for networks that have name, weights_sha256, input_size, comparable_to_published."""
+
+    def provenance(self) -> dict:
+        """The fields a metrics row records about this network."""
+        return {
+            "feature_network": self.name,
+            "weights_sha256": self.weights_sha256,
+            "feature_input_size": self.input_size,
+            "comparable_to_published": self.comparable_to_published,
+        }
+
+
+class FeatureNetwork(_Provenance, nn.Module):
     """Maps images [N, 3, H, W] (0..255) to features [N, feature_dim] (float32).
 
     Provenance recorded with every number: `name`, `weights_sha256` (None for the random network),
@@ -29,17 +42,8 @@ class FeatureNetwork(nn.Module):
     feature_dim: int
     input_size: int
 
-    def provenance(self) -> dict:
-        """The fields a metrics row records about this network."""
-        return {
-            "feature_network": self.name,
-            "weights_sha256": self.weights_sha256,
-            "feature_input_size": self.input_size,
-            "comparable_to_published": self.comparable_to_published,
-        }
 
-
-class PerceptualDistance(nn.Module):
+class PerceptualDistance(_Provenance, nn.Module):
     """Maps two image batches [N, 3, H, W] (0..255, float) to distances [N] (for PPL).
 
     Same provenance fields as FeatureNetwork; `input_size` is None (images are used at their size).
@@ -49,14 +53,6 @@ class PerceptualDistance(nn.Module):
     weights_sha256: str | None
     comparable_to_published: bool
     input_size: int | None = None
-
-    def provenance(self) -> dict:
-        return {
-            "feature_network": self.name,
-            "weights_sha256": self.weights_sha256,
-            "feature_input_size": self.input_size,
-            "comparable_to_published": self.comparable_to_published,
-        }
 
 
 def check_images(images: torch.Tensor) -> torch.Tensor:

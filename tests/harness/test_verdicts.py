@@ -1,0 +1,153 @@
+"""The comparison rule on synthetic data with known effects (issue 14, "Done when")."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from harness.verdicts import (
+    MARGINS,
+    ONE_SEED_MULTIPLE,
+    Outcome,
+    Sample,
+    Verdict,
+    compare,
+    format_number,
+    judge,
+    margin_for,
+    published_verdict,
+    t_interval,
+)
+
+EXPERIMENTS = 200
+SEEDS = 8
+SIGMA = 20.0  # between-seed std of a PPL-like metric around 100: its 5% margin (5) is far below the CI
+STANDARD_ERROR = SIGMA * math.sqrt(2 / SEEDS)  # of the difference of two cell means
+
+
+def simulate(difference: float, sigma: float = SIGMA, seed: int = 0, metric: str = "ppl") -> list[Verdict]:
+    """EXPERIMENTS comparisons of two cells of SEEDS values each, the second shifted by `difference`."""
+    rng = np.random.default_rng(seed)
+    verdicts = []
+    for _ in range(EXPERIMENTS):
+        baseline = Sample(values=tuple(rng.normal(100.0, sigma, SEEDS)))
+        other = Sample(values=tuple(rng.normal(100.0 + difference, sigma, SEEDS)))
+        verdicts.append(compare(metric, baseline, other).verdict)
+    return verdicts
+
+
+def binomial_range(share: float, confidence: float = 0.999) -> tuple[int, int]:
+    """Counts out of EXPERIMENTS that a true rate `share` produces with probability `confidence`."""
+    low, high = stats.binom.interval(confidence, EXPERIMENTS, share)
+    return int(low), int(high)
+
+
+def test_a_true_difference_of_two_standard_errors_is_found_lower_as_often_as_the_power_predicts():
+    verdicts = simulate(-2 * STANDARD_ERROR)
+    # Power of the 95% test: noncentral t with 2(n-1) degrees of freedom and noncentrality 2 (Welch's
+    # degrees of freedom are at most that, which lowers the power by about one point at n = 8).
+    dof = 2 * (SEEDS - 1)
+    power = stats.nct.sf(stats.t.ppf(0.975, dof), dof, 2.0)
+    low, high = binomial_range(power)
+    found = verdicts.count(Verdict.LOWER)
+    assert low <= found <= high, f"found lower in {found}/{EXPERIMENTS}, expected {power:.3f} ({low}-{high})"
+    assert verdicts.count(Verdict.HIGHER) <= 1  # the wrong direction: probability about 1e-4 each
+    assert Verdict.ABOUT_EQUAL not in verdicts  # a 90% CI of half-width ~19 never fits a margin of 5
+
+
+def test_equal_cells_are_about_equal_or_inconclusive_and_rarely_lower():
+    noisy = simulate(0.0)
+    assert set(noisy) <= {Verdict.INCONCLUSIVE, Verdict.LOWER, Verdict.HIGHER}
+    # A false "lower" has probability 2.5% (one side of a 95% interval); never above 5% beyond chance.
+    assert noisy.count(Verdict.LOWER) <= binomial_range(0.05)[1]
+    assert noisy.count(Verdict.LOWER) <= binomial_range(0.025)[1]
+    # With seed noise small against the margin, equal cells are shown equivalent (TOST at 5%).
+    precise = simulate(0.0, sigma=1.0, seed=1)
+    assert precise.count(Verdict.ABOUT_EQUAL) == EXPERIMENTS
+
+
+def test_a_small_real_difference_inside_the_margin_is_about_equal():
+    baseline = Sample(values=(100.0, 100.1, 99.9, 100.05))
+    other = Sample(values=(98.0, 98.1, 97.9, 98.05))  # 2% lower, certainly, but FID's margin is 5%
+    comparison = compare("fid", baseline, other)
+    assert comparison.ci95[1] < 0 and comparison.verdict is Verdict.ABOUT_EQUAL
+    assert compare("fid", baseline, Sample(values=(90.0, 90.1, 89.9, 90.05))).verdict is Verdict.LOWER
+
+
+def test_welch_intervals_match_scipy():
+    baseline, other = Sample(values=(3.1, 2.7, 3.4)), Sample(values=(2.1, 2.6, 1.8, 2.4, 2.2))
+    comparison = compare("fid", baseline, other)
+    result = stats.ttest_ind(other.values, baseline.values, equal_var=False)
+    for level, interval in ((0.95, comparison.ci95), (0.90, comparison.ci90)):
+        expected = result.confidence_interval(level)
+        assert interval == pytest.approx((expected.low, expected.high), rel=1e-9)
+    assert comparison.verdict is Verdict.LOWER and comparison.n == (3, 5)
+    assert comparison.difference == pytest.approx(other.mean - baseline.mean)
+    assert "Welch" in comparison.test and "95% CI" in comparison.describe()
+
+
+def test_t_interval_matches_scipy():
+    values = [40.0, 42.5, 39.0]
+    mean, half, n = t_interval(values)
+    low, high = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
+    assert (mean, n) == (pytest.approx(np.mean(values)), 3) and half == pytest.approx((high - low) / 2)
+    assert t_interval([7.0]) == (7.0, None, 1)
+
+
+def test_one_seed_decides_only_differences_large_against_the_evaluation_spread():
+    spread = math.hypot(1.0, 2.0)
+    base = Sample(values=(100.0,), eval_std=1.0)
+    just_below = Sample(values=(100.0 - 0.99 * ONE_SEED_MULTIPLE * spread,), eval_std=2.0)
+    beyond = Sample(values=(100.0 - 1.01 * ONE_SEED_MULTIPLE * spread,), eval_std=2.0)
+    assert compare("fid", base, just_below).verdict is Verdict.INCONCLUSIVE
+    comparison = compare("fid", base, beyond)
+    assert comparison.verdict is Verdict.LOWER and comparison.threshold == pytest.approx(10 * spread)
+    assert "one seed" in comparison.test and comparison.ci95 is None
+    assert compare("fid", beyond, base).verdict is Verdict.HIGHER
+    # Identical values are never "about equal" without between-seed variance; no spread, no verdict.
+    assert compare("fid", base, Sample(values=(100.0,), eval_std=2.0)).verdict is Verdict.INCONCLUSIVE
+    no_spread = compare("img_per_s", Sample(values=(10.0,)), Sample(values=(99.0,)))
+    assert no_spread.verdict is Verdict.INCONCLUSIVE and "not recorded" in no_spread.describe()
+    # Several seeds on one side only: still the one-seed rule.
+    assert compare("fid", base, Sample(values=(1.0, 1.1), eval_std=0.1)).ci95 is None
+
+
+def test_identical_seeds_give_an_exact_difference():
+    zeros = Sample(values=(0.0, 0.0, 0.0))
+    assert compare("precision", zeros, zeros).verdict is Verdict.ABOUT_EQUAL
+    assert compare("precision", zeros, Sample(values=(0.5, 0.5))).verdict is Verdict.HIGHER
+
+
+def test_published_verdict_uses_the_same_margins():
+    assert published_verdict("fid", 4.40, 4.39) is Verdict.ABOUT_EQUAL  # "largely unaffected"
+    assert published_verdict("fid", 4.40, 3.98) is Verdict.LOWER  # A -> A-large, 9.5%
+    assert published_verdict("precision", 0.721, 0.702) is Verdict.LOWER
+    assert published_verdict("ppl", 122.5, 124.5) is Verdict.ABOUT_EQUAL
+    assert published_verdict("fid", None, 1.0) is None and published_verdict("fid", 1.0, float("nan")) is None
+
+
+def test_every_margin_states_its_reason_and_unknown_metrics_are_named():
+    assert all(len(margin.reason) > 40 for margin in MARGINS.values())
+    with pytest.raises(ValueError, match="no equivalence margin for metric 'lpips'; known: .*fid"):
+        margin_for("lpips")
+
+
+def test_judge_maps_verdicts_to_outcomes():
+    lower = compare("fid", Sample(values=(10.0, 10.1, 9.9)), Sample(values=(5.0, 5.1, 4.9)))
+    assert judge(Verdict.LOWER, lower) is Outcome.REPRODUCED
+    assert judge(Verdict.HIGHER, lower) is Outcome.CONTRADICTED
+    assert judge(Verdict.ABOUT_EQUAL, lower) is Outcome.CONTRADICTED
+    assert judge({Verdict.LOWER, Verdict.ABOUT_EQUAL}, lower) is Outcome.REPRODUCED  # "no harm"
+    unsure = compare("fid", Sample(values=(10.0,)), Sample(values=(5.0,)))
+    assert judge(Verdict.LOWER, unsure) is Outcome.INCONCLUSIVE
+    assert judge(Verdict.LOWER, None) is Outcome.NOT_MEASURED
+
+
+def test_samples_and_numbers():
+    with pytest.raises(ValueError, match="at least one finite value"):
+        Sample(values=())
+    with pytest.raises(ValueError, match="at least one finite value"):
+        Sample(values=(1.0, float("nan")))
+    assert [format_number(x) for x in (2735.75, 40.123, 0.70213, 0.0)] == ["2736", "40.12", "0.7021", "0"]
+    assert format_number(-1.5, signed=True) == "-1.500" and format_number(2.0, signed=True) == "+2.000"

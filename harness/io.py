@@ -1,11 +1,24 @@
 """Atomic file writes: a reader (or a resumed run) never sees a half-written file.
 
-Every write goes to a temporary file in the destination's folder, is flushed and fsynced, and then
-replaces the destination with `os.replace` (atomic on POSIX and Windows within one file system).
+Every write goes to a temporary file `.<name>.<random>.tmp` in the destination's folder, is flushed
+and fsynced, and then replaces the destination with `os.replace` (atomic on POSIX and Windows
+within one file system). A process killed mid-write leaves such a temporary file behind;
+`remove_orphan_temporaries` clears them (callers do so while they hold the folder's lock).
+
+JSON lines are appended in place (`append_jsonl_line`): one `write` of one whole line under an
+exclusive lock on the file, then fsync, so concurrent appenders never lose or interleave lines;
+`read_jsonl` drops (with a warning) a last line torn by a crash.
+
+No JSON written here contains NaN or Infinity (not JSON; most parsers reject them): non-finite
+floats become null, and a dict record lists the fields that were non-finite in `nonfinite_fields`.
 """
 
+import errno
 import json
+import logging
+import math
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -13,12 +26,26 @@ from typing import IO, Any
 
 import torch
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: appends there rely on O_APPEND alone
+    fcntl = None
+
+NONFINITE_KEY = "nonfinite_fields"
+TEMPORARY_SUFFIX = ".tmp"
+
+log = logging.getLogger(__name__)
+
 
 def _write_atomic(path: Path | str, write: Callable[[IO[bytes]], None]) -> Path:
     """Call `write(file)` on a temporary file beside `path`, fsync it, then rename it over `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=TEMPORARY_SUFFIX)
+    except OSError as error:  # a read-only or full folder
+        raise WriteError(describe_write_failure(path, error)) from error
     try:
         os.chmod(temp_name, 0o666 & ~_current_umask())  # mkstemp makes 0600; results are for sharing
         with os.fdopen(handle, "wb") as file:
@@ -26,11 +53,29 @@ def _write_atomic(path: Path | str, write: Callable[[IO[bytes]], None]) -> Path:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp_name, path)
+    except (OSError, RuntimeError) as error:  # torch.save reports a full disk as RuntimeError
+        Path(temp_name).unlink(missing_ok=True)
+        raise WriteError(describe_write_failure(path, error)) from error
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
     return path
+
+
+class WriteError(OSError):
+    """A file could not be written (disk full, read-only, ...); the message names the file and disk."""
+
+
+def describe_write_failure(path: Path, error: BaseException) -> str:
+    """One line: which file failed, why, and how much room is left on its disk."""
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free"
+    except OSError:
+        free = "free space unknown"
+    cause = "the disk is full" if getattr(error, "errno", None) == errno.ENOSPC else str(error)
+    return (f"could not write {path}: {cause} ({free} on the disk holding {path.parent}); free some "
+            f"space or choose another folder, then run the same command again")
 
 
 def _current_umask() -> int:
@@ -50,8 +95,53 @@ def _fsync_directory(folder: Path) -> None:
         os.close(handle)
 
 
+def remove_orphan_temporaries(folder: Path | str, *, recursive: bool = True) -> list[Path]:
+    """Delete the `.<name>.*.tmp` files interrupted writes left in `folder`; returns them.
+
+    Only call this while no other process writes into `folder` (e.g. holding the run's lock):
+    a live writer's temporary file looks the same.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = f".*{TEMPORARY_SUFFIX}"
+    found = sorted(folder.rglob(pattern) if recursive else folder.glob(pattern))
+    removed = [path for path in found if path.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
+def finite_json(obj: Any, path: str = "") -> tuple[Any, list[str]]:
+    """`obj` with every NaN/Inf float replaced by None, and the dotted paths of those fields."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None, [path or "<value>"]
+    if isinstance(obj, dict):
+        cleaned, found = {}, []
+        for key, value in obj.items():
+            cleaned[key], inner = finite_json(value, f"{path}.{key}" if path else str(key))
+            found += inner
+        return cleaned, found
+    if isinstance(obj, list | tuple):
+        cleaned, found = [], []
+        for index, value in enumerate(obj):
+            item, inner = finite_json(value, f"{path}[{index}]")
+            cleaned.append(item)
+            found += inner
+        return cleaned, found
+    return obj, []
+
+
+def dumps_json(obj: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
+    """JSON text of `obj` without NaN/Infinity: they become null, and a dict gets `nonfinite_fields`."""
+    cleaned, nonfinite = finite_json(obj)
+    if nonfinite and isinstance(cleaned, dict):
+        cleaned[NONFINITE_KEY] = sorted(set(cleaned.get(NONFINITE_KEY) or []) | set(nonfinite))
+    return json.dumps(cleaned, indent=indent, sort_keys=sort_keys, allow_nan=False)
+
+
 def _json_line(record: Any) -> str:
-    line = json.dumps(record, sort_keys=False, allow_nan=True)
+    line = dumps_json(record)
     if "\n" in line:
         raise ValueError("a JSON-lines record must serialise to one line")
     return line
@@ -67,22 +157,45 @@ def write_text_atomic(path: Path | str, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_json_atomic(path: Path | str, obj: Any, *, indent: int | None = 2) -> Path:
-    """Write `obj` as JSON (UTF-8, trailing newline) to `path` atomically; returns the path."""
-    return write_text_atomic(path, json.dumps(obj, indent=indent) + "\n")
+def write_json_atomic(path: Path | str, obj: Any, *, indent: int | None = 2, sort_keys: bool = False) -> Path:
+    """Write `obj` as JSON (UTF-8, trailing newline, no NaN/Infinity) to `path` atomically."""
+    return write_text_atomic(path, dumps_json(obj, indent=indent, sort_keys=sort_keys) + "\n")
 
 
-def append_jsonl_atomic(path: Path | str, record: Any) -> Path:
-    """Append `record` as one JSON line to `path` atomically.
+def _drop_torn_tail(handle: int, path: Path) -> None:
+    """Cut a last line without its newline (a writer died mid-line) off the locked file."""
+    size = os.fstat(handle).st_size
+    if size == 0 or os.pread(handle, 1, size - 1) == b"\n":
+        return
+    start = max(0, size - (1 << 20))
+    tail = os.pread(handle, size - start, start)
+    keep = start + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+    log.warning("%s: dropping a torn last line of %d bytes (a writer was interrupted)", path, size - keep)
+    os.ftruncate(handle, keep)
 
-    The file is rewritten through a temporary copy, so a crash leaves either the old or the new
-    content, never a partial line. Fine for the small logs here (one line per tick or metric).
+
+def append_jsonl_line(path: Path | str, record: Any) -> Path:
+    """Append `record` as one JSON line to `path` (created if missing), durably.
+
+    Appenders take an exclusive lock on the file (fcntl.flock), cut a torn last line left by a
+    killed writer, write the whole line with one O_APPEND write, fsync and unlock: two processes
+    appending at once each keep every line, never interleaved.
     """
     path = Path(path)
-    existing = path.read_bytes() if path.exists() else b""
-    if existing and not existing.endswith(b"\n"):
-        existing += b"\n"
-    return write_bytes_atomic(path, existing + (_json_line(record) + "\n").encode("utf-8"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (_json_line(record) + "\n").encode("utf-8")
+    handle = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        _drop_torn_tail(handle, path)
+        written = os.write(handle, data)
+        if written != len(data):  # regular files write whole buffers unless the disk is full
+            raise OSError(f"short write to {path}: {written} of {len(data)} bytes (disk full?)")
+        os.fsync(handle)
+    finally:
+        os.close(handle)  # closing releases the lock
+    return path
 
 
 def write_jsonl_atomic(path: Path | str, records: Iterable[Any]) -> Path:
@@ -91,9 +204,28 @@ def write_jsonl_atomic(path: Path | str, records: Iterable[Any]) -> Path:
 
 
 def read_jsonl(path: Path | str) -> list[Any]:
-    """Read a JSON-lines file into a list of objects (blank lines ignored)."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    """Read a JSON-lines file into a list of objects (blank lines ignored).
+
+    A last line without its newline that does not parse was torn by a killed writer: it is left
+    out with a warning. Any other unparsable line raises ValueError naming the file and line.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # no newline after it
+                log.warning("%s: ignoring a torn last line (%d bytes; a writer was interrupted)",
+                            path, len(line))
+                continue
+            raise ValueError(f"{path} line {number} is not JSON ({error}); the file is damaged: "
+                             f"remove or fix that line") from error
+    return records
 
 
 def save_torch_atomic(path: Path | str, obj: Any) -> Path:

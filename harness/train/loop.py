@@ -275,7 +275,7 @@ def train(options: TrainOptions) -> Path:
     """
     run_dir = options.out_dir
     with (process_group(resolve_device(options.device), options.dist_timeout_min) as dist,
-          torch_settings(options), tf32_restored()):
+          rundir.run_lock(run_dir), torch_settings(options), tf32_restored()):
         device = dist.device
         resume = rundir.check_run_dir(options)
         dataset = open_dataset(options.data, options.config.resolution, cache_dir=options.cache_dir,

@@ -5,6 +5,8 @@ Modulation scales the input feature maps of each sample by its style, `w'_ijk = 
 `w''_ijk = w'_ijk / sqrt(sum_ik w'_ijk^2 + eps)` (Eq. 3). Two equivalent forms, as in the official
 code: `fused_modconv=True` builds per-sample weights and runs one grouped convolution for the whole
 batch; `fused_modconv=False` scales the activations before and after one shared convolution.
+Kernel orientation follows the official code: up-sampling convolutions are true convolutions
+(`flip_weight=False`), all others cross-correlations, so official weights load unflipped.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def modulated_conv2d(
     demodulate=True,
     fused_modconv=True,
     impl="auto",
+    flip_weight=None,
 ) -> torch.Tensor:
     """Modulated (and demodulated) convolution with optional FIR up/downsampling and noise.
 
@@ -36,7 +39,8 @@ def modulated_conv2d(
     noise: None or broadcastable to [N, C_out, H_out, W_out] (e.g. [N, 1, H_out, W_out]); added to
     the conv output, before bias_act as in the official code. up, down, padding, resample_filter:
     as in conv2d_resample. impl: 'ref' | 'fused' | 'auto' for the underlying conv2d_resample.
-    Returns [N, C_out, H_out, W_out].
+    flip_weight: as in conv2d_resample; None (default) is the official choice `up == 1`, i.e. the
+    up-sampling convolution flips its kernel. Returns [N, C_out, H_out, W_out].
     """
     _check_args(x, weight, styles)
     impl = resolve_impl(impl, x.device)
@@ -52,7 +56,9 @@ def modulated_conv2d(
         w = weight.unsqueeze(0) * styles.reshape(batch_size, 1, -1, 1, 1)  # [N, C_out, C_in, kh, kw], Eq. 1
     if demodulate:
         dcoefs = (w.square().sum(dim=[2, 3, 4]) + DEMODULATION_EPS).rsqrt()  # [N, C_out], Eq. 3
-    conv_args = dict(f=resample_filter, up=up, down=down, padding=padding, impl=impl)
+    if flip_weight is None:
+        flip_weight = up == 1  # official: training/networks.py (stylegan2-ada-pytorch), SynthesisLayer
+    conv_args = dict(f=resample_filter, up=up, down=down, padding=padding, flip_weight=flip_weight, impl=impl)
 
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(batch_size, -1, 1, 1)

@@ -1,4 +1,5 @@
-"""modulated_conv2d: demodulation statistics, both execution forms, per-sample oracle, parity."""
+"""modulated_conv2d: demodulation statistics, both execution forms, per-sample oracle, kernel
+orientation, parity."""
 
 import pytest
 import torch
@@ -11,13 +12,15 @@ RESAMPLING = [(1, 1), (2, 1), (1, 2)]
 
 
 def per_sample_oracle(x, weight, styles, up, down, padding, f, demodulate):
-    """Eq. 1 and 3 written out one sample at a time, each a plain conv2d_resample (ref)."""
+    """Eq. 1 and 3 written out one sample at a time, each a plain conv2d_resample (ref) in the official
+    orientation (up-sampling convolutions flip the kernel)."""
     outputs = []
     for sample, style in zip(x, styles, strict=True):
         w = weight * style[None, :, None, None]
         if demodulate:
             w = w / torch.sqrt(w.square().sum(dim=[1, 2, 3], keepdim=True) + 1e-8)
-        outputs.append(conv2d_resample(sample[None], w, f, up, down, padding, impl="ref"))
+        outputs.append(
+            conv2d_resample(sample[None], w, f, up, down, padding, flip_weight=(up == 1), impl="ref"))
     return torch.cat(outputs)
 
 
@@ -40,6 +43,31 @@ def test_both_forms_match_the_per_sample_oracle(up, down, demodulate, fused_modc
         fused_modconv=fused_modconv,
     )
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+def _impulse_response(up, impl, fused_modconv, flip_weight=None):
+    """The output patch of a single unit pixel through an asymmetric 3x3 kernel 1..9 (no demodulation)."""
+    x = torch.zeros(2, 1, 5, 5)
+    x[:, 0, 2, 2] = 1
+    weight, styles = torch.arange(1.0, 10.0).reshape(1, 1, 3, 3), torch.ones(2, 1)
+    f = setup_filter([1]) if up > 1 else None  # one-tap filter: zero insertion only, gain up^2
+    y = modulated_conv2d(x, weight, styles, up=up, padding=1, resample_filter=f, demodulate=False,
+                         fused_modconv=fused_modconv, flip_weight=flip_weight, impl=impl)[1, 0]
+    rows, cols = y.nonzero(as_tuple=True)
+    return y[rows.min():rows.max() + 1, cols.min():cols.max() + 1] / up**2, weight[0, 0]
+
+
+@pytest.mark.parametrize("impl", ["ref", "fused"])
+@pytest.mark.parametrize("fused_modconv", [True, False])
+def test_kernel_orientation_is_the_official_one(impl, fused_modconv):
+    # Official modulated_conv2d callers pass flip_weight = (up == 1): the up-sampling layer is a true
+    # convolution (an impulse reproduces the kernel), the others cross-correlate (the kernel flipped).
+    patch, weight = _impulse_response(2, impl, fused_modconv)
+    torch.testing.assert_close(patch, weight)
+    patch, weight = _impulse_response(1, impl, fused_modconv)
+    torch.testing.assert_close(patch, weight.flip([0, 1]))
+    patch, weight = _impulse_response(2, impl, fused_modconv, flip_weight=True)  # explicit override
+    torch.testing.assert_close(patch, weight.flip([0, 1]))
 
 
 def test_demodulated_output_has_unit_variance():

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import MaxNLocator
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from harness.findings import figure8_runs, run_shares
+from harness.verdicts import t_interval
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DPI = 90
@@ -66,8 +68,8 @@ def figure8_areas(results: pd.DataFrame, stats: pd.DataFrame) -> bytes | None:
     """Figure 8: stacked per-resolution ToRGB shares (percent) over training, (a) E and (b) F."""
     import seaborn as sns
 
-    runs = figure8_runs(results)
-    panels = [(config, run_shares(stats, runs[config])) for config in ("E", "F") if config in runs]
+    runs = figure8_runs(results)  # the first training seed's run of each configuration
+    panels = [(config, run_shares(stats, runs[config][0])) for config in ("E", "F") if runs.get(config)]
     panels = [(config, shares) for config, shares in panels if not shares.empty]
     if not panels:
         return None
@@ -98,14 +100,15 @@ def _cell_label(cell) -> str:
     )
 
 
-def metric_bars(results: pd.DataFrame, table: str, metrics=("fid", "ppl")) -> bytes | None:
-    """Bars of each metric per configuration, one panel per metric x dataset column; error bars are
-    the std across repeats."""
+def metric_bars(cells: pd.DataFrame, table: str, metrics=("fid", "ppl")) -> bytes | None:
+    """Bars of each metric per configuration from harness.cells.summarize_cells, one panel per
+    metric x dataset column: the mean over training seeds, error bars the 95% CI over seeds (with
+    one seed, the std of the metric's repeated evaluations)."""
     import seaborn as sns
 
-    if results.empty:
+    if cells.empty:
         return None
-    cells = results[results["table"] == table]
+    cells = cells[cells["table"] == table]
     panels = []
     for metric in metrics:
         if metric not in cells:
@@ -121,12 +124,97 @@ def metric_bars(results: pd.DataFrame, table: str, metrics=("fid", "ppl")) -> by
         for ax, (metric, column, measured) in zip(axes[0], panels, strict=True):
             labels = [_cell_label(cell) for _, cell in measured.iterrows()]
             values = measured[metric].astype(float).to_numpy()
-            stds = measured.get(f"{metric}_std", pd.Series(np.nan, index=measured.index))
-            stds = np.array([std if _finite(std) else 0.0 for std in stds], dtype=float)
+            errors = [ci if _finite(ci) else std for ci, std in
+                      zip(measured[f"{metric}_ci95"], measured[f"{metric}_eval_std"], strict=True)]
+            errors = np.array([error if _finite(error) else 0.0 for error in errors], dtype=float)
             sns.barplot(x=labels, y=values, hue=labels, palette="crest", legend=False, ax=ax)
-            ax.errorbar(range(len(values)), values, yerr=stds, fmt="none", ecolor="black", capsize=3)
+            ax.errorbar(range(len(values)), values, yerr=errors, fmt="none", ecolor="black", capsize=3)
             ax.set(title=f"{metric.upper()} on {column}", ylabel=metric.upper())
             ax.tick_params(axis="x", labelrotation=60 if table == "table2" else 0, labelsize="small")
+        return _to_png(figure)
+
+
+def _curve_points(metric_rows: pd.DataFrame) -> pd.DataFrame:
+    """[run, metric, snapshot_kimg, value] with precision/recall split out of the 'pr' rows; the
+    latest row of each (run, metric, snapshot)."""
+    frames = []
+    for metric, group in metric_rows.groupby("metric", sort=False):
+        names = {"precision": "precision", "recall": "recall"} if metric == "pr" else {"value": metric}
+        for column, name in names.items():
+            if column in group:
+                frames.append(group[["run", "snapshot_kimg", column]].set_axis(
+                    ["run", "snapshot_kimg", "value"], axis=1).assign(metric=name))
+    if not frames:
+        return pd.DataFrame(columns=["run", "metric", "snapshot_kimg", "value"])
+    points = pd.concat(frames, ignore_index=True).dropna(subset=["snapshot_kimg", "value"])
+    points = points[points["value"].map(_finite)]
+    return points.drop_duplicates(["run", "metric", "snapshot_kimg"], keep="last")
+
+
+def _config_order(results: pd.DataFrame) -> list[str]:
+    """Configurations in the paper's order: Table 1's rows, then Table 2's, then the rest."""
+    rank = {"table1": 0, "table2": 1, "table3": 2}
+    ordered = results.assign(_rank=results["table"].map(rank).fillna(3)).sort_values("_rank", kind="stable")
+    return list(dict.fromkeys(ordered["config"].dropna()))
+
+
+def training_curves(metric_rows: pd.DataFrame, results: pd.DataFrame) -> bytes | None:
+    """Every metric that some run measured at two or more snapshots, against kimg: one panel per
+    (metric, dataset column), one thin line per run (each training seed its own line), coloured by
+    configuration; log scale where every value is positive."""
+    import seaborn as sns
+
+    if metric_rows.empty or "metric" not in metric_rows or results.empty:
+        return None
+    runs = results.drop_duplicates("run").set_index("run")[["config", "column"]]
+    points = _curve_points(metric_rows).merge(runs, left_on="run", right_index=True)
+    snapshots = points.groupby(["run", "metric"])["snapshot_kimg"].transform("nunique")
+    points = points[snapshots >= 2].astype({"value": float, "snapshot_kimg": float})
+    if points.empty:
+        return None
+    metrics, columns = list(dict.fromkeys(points["metric"])), list(dict.fromkeys(points["column"]))
+    configs = _config_order(results)
+    palette = dict(zip(configs, sns.color_palette("husl", len(configs)), strict=True))
+    with _style():
+        figure, axes = _new_figure(3.3 * len(columns) + 1.6, 2.6 * len(metrics), len(metrics), len(columns))
+        for (row, metric), (col, column) in ((m, c) for m in enumerate(metrics) for c in enumerate(columns)):
+            ax, panel = axes[row][col], points[(points["metric"] == metric) & (points["column"] == column)]
+            if not panel.empty:
+                sns.lineplot(data=panel.sort_values("snapshot_kimg"), x="snapshot_kimg", y="value",
+                             hue="config", units="run", estimator=None, palette=palette, linewidth=0.9,
+                             marker=".", legend=False, ax=ax)
+                if (panel["value"] > 0).all():
+                    ax.set_yscale("log")
+                    for axis_format in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+                        axis_format(FormatStrFormatter("%g"))  # 2900, not 2.9x10^3
+            ax.set(title=f"{metric.upper() if metric in ('fid', 'kid', 'ppl') else metric} on {column}",
+                   xlabel="training images (kimg)", ylabel=metric)
+        handles = [Line2D([], [], color=palette[config], label=config) for config in configs
+                   if config in set(points["config"])]
+        figure.legend(handles=handles, loc="outside right upper", fontsize="small", title="configuration")
+        return _to_png(figure)
+
+
+def speed_rounds(speed: dict | None) -> bytes | None:
+    """img/s per timing round of each configuration in speed.json (dots) with the mean and its 95%
+    t-interval over rounds (bar and error bar)."""
+    import seaborn as sns
+
+    rounds = (speed or {}).get("img_per_s") or {}
+    if not rounds:
+        return None
+    configs = list(rounds)
+    data = pd.DataFrame([(config, float(value)) for config in configs for value in rounds[config]],
+                        columns=["config", "img/s"])
+    intervals = [t_interval(rounds[config]) for config in configs]
+    with _style():
+        figure, axes = _new_figure(1.2 + 0.9 * len(configs), 3.2)
+        ax = axes[0][0]
+        ax.bar(range(len(configs)), [mean for mean, _, _ in intervals], color="#cfd8dc",
+               yerr=[half or 0.0 for _, half, _ in intervals], capsize=4)
+        sns.stripplot(data=data, x="config", y="img/s", order=configs, color="black", size=4, ax=ax)
+        ax.set(title=f"side by side on {speed.get('device', 'one device')}", xlabel="configuration",
+               ylabel="training img/s")
         return _to_png(figure)
 
 

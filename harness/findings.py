@@ -1,188 +1,181 @@
-"""The seven findings of SPEC.md section 6, each judged from the results store.
+"""The seven findings of SPEC.md section 6, each decided from the results store with one rule.
 
-Each finding is a small function of the `load_results` DataFrame (one row per suite cell) and
-the `load_stats` DataFrame (one row per training tick) returning a `Finding`: reproduced / not
-reproduced / not measured, with an evidence string quoting the numbers it used. A finding made of
-several claims is reproduced only when every claim holds; any claim that fails makes it "not
-reproduced"; otherwise a claim without data makes it "not measured".
+A finding is a list of claims. Each claim compares two cells (their per-seed values), two sets of
+runs (Figure 8 shares) or two configurations timed side by side (speed.json) with
+`harness.verdicts.compare`, and `harness.verdicts.judge` says whether the data reproduce it,
+contradict it, cannot decide, or did not measure it. A finding is contradicted when any of its
+claims is, reproduced when all are, inconclusive when any claim is undecided, else not measured.
 """
 
-import math
 from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.published import combined_std
+from harness.cells import cell_sample, find_cell, summarize_cells
+from harness.published import load_published
+from harness.verdicts import Outcome, Sample, Verdict, compare, format_number, judge, t_interval
 
-REPRODUCED, NOT_REPRODUCED, NOT_MEASURED = "reproduced", "not reproduced", "not measured"
-DROPLET_RATIO = 1.5  # AdaIN's droplet statistic must exceed demod's by this factor (Fig. 1)
-FID_TOLERANCE = 0.10  # "about equal FID": within 10% of the baseline (or 2 combined stds)
-SPEEDUP_E_OVER_A = 1.15  # "E trains about 40% faster than A": clearly faster than A
-PAPER_IMG_PER_S = {"A": 37.0, "E": 61.0, "F": 31.0}  # 1024x1024 on 8 V100 (paper text)
+LOWER, HIGHER, ABOUT_EQUAL = Verdict.LOWER, Verdict.HIGHER, Verdict.ABOUT_EQUAL
+NO_HARM = frozenset({Verdict.LOWER, Verdict.ABOUT_EQUAL})  # "does no harm" to a lower-is-better metric
+RELATION = {LOWER: "<", HIGHER: ">", ABOUT_EQUAL: "≈", NO_HARM: "≤ (or ≈)"}
+LABELS = {"fid": "FID", "kid": "KID", "ppl": "PPL", "precision": "precision", "recall": "recall",
+          "img_per_s": "img/s", "droplet": "droplet statistic", "top_share": "top-resolution share"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    text: str  # what is claimed, e.g. "FFHQ: precision B < A"
+    test: str  # how the verdict was decided
+    numbers: str  # the means, their 95% CI and n, and the difference
+    verdict: Verdict | None  # None when not measured
+    outcome: Outcome
 
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
     number: int
     claim: str
-    status: str  # REPRODUCED | NOT_REPRODUCED | NOT_MEASURED
-    evidence: str
+    status: Outcome
+    claims: tuple[Claim, ...]
+
+    @property
+    def tests(self) -> list[str]:
+        """The distinct tests its claims were decided by, in order."""
+        return list(dict.fromkeys(part.test for part in self.claims if part.test))
+
+    @property
+    def evidence(self) -> str:
+        return "; ".join(f"{claim.text}: {claim.numbers}" for claim in self.claims)
 
 
-def _combine(number: int, claim: str, parts: list[tuple[bool | None, str]]) -> Finding:
-    """parts: (holds, evidence) per claim; holds None = not measured."""
-    outcomes = [holds for holds, _ in parts]
-    if any(holds is False for holds in outcomes):
-        status = NOT_REPRODUCED
-    elif any(holds is None for holds in outcomes):
-        status = NOT_MEASURED
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """What the findings read: per-seed results, their per-cell summary, ticks, side-by-side speed."""
+
+    results: pd.DataFrame
+    cells: pd.DataFrame
+    stats: pd.DataFrame
+    speed: dict | None = None
+
+
+def _combine(number: int, claim: str, claims: list[Claim]) -> Finding:
+    outcomes = {part.outcome for part in claims}
+    if Outcome.CONTRADICTED in outcomes:
+        status = Outcome.CONTRADICTED
+    elif outcomes == {Outcome.REPRODUCED}:
+        status = Outcome.REPRODUCED
+    elif Outcome.INCONCLUSIVE in outcomes:
+        status = Outcome.INCONCLUSIVE
     else:
-        status = REPRODUCED
-    return Finding(number=number, claim=claim, status=status, evidence="; ".join(text for _, text in parts))
+        status = Outcome.NOT_MEASURED
+    return Finding(number=number, claim=claim, status=status, claims=tuple(claims))
 
 
-def _number(value) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
+def estimate(sample: Sample, unit: str = "seeds") -> str:
+    """'40.12 ± 1.23 (95% CI, n=3 seeds)'; one value: '40.12 (n=1, evaluation std 0.10)'."""
+    mean, half_width, n = t_interval(sample.values)
+    if half_width is not None:
+        return f"{format_number(mean)} ± {format_number(half_width)} (95% CI, n={n} {unit})"
+    spread = f", evaluation std {format_number(sample.eval_std)}" if sample.eval_std is not None else ""
+    return f"{format_number(mean)} (n=1{spread})"
 
 
-def _cells(results: pd.DataFrame, table: str, row: str, subcolumn: str | None = None) -> dict:
-    """{column: cell row (a Series)} of one table row (and Table 2 D column)."""
-    if results.empty:
-        return {}
-    mask = (results["table"] == table) & (results["row"] == row)
-    if subcolumn is not None:
-        mask &= results["subcolumn"] == subcolumn
-    return {cell["column"]: cell for _, cell in results[mask].iterrows()}
+def claim(text: str, metric: str, accepted, pair: tuple[str, str], baseline: Sample | None,
+          other: Sample | None, unit: str = "seeds") -> Claim:
+    """Compare `other` with `baseline` (labelled pair[0], pair[1]) and judge the claim `accepted`."""
+    if baseline is None or other is None:
+        missing = " and ".join(label for label, sample in zip(pair, (baseline, other), strict=True)
+                               if sample is None)
+        return Claim(text=text, test="", numbers=f"{LABELS[metric]} of {missing} not measured", verdict=None,
+                     outcome=Outcome.NOT_MEASURED)
+    comparison = compare(metric, baseline, other)
+    numbers = (f"{pair[0]} {estimate(baseline, unit)} vs {pair[1]} {estimate(other, unit)}; "
+               f"{comparison.describe()}")
+    return Claim(text=text, test=comparison.test, numbers=numbers, verdict=comparison.verdict,
+                 outcome=judge(accepted, comparison))
 
 
-def _pairs(results, table, row_a, row_b, metrics, subcolumns=(None, None)) -> list[tuple[str, dict, dict]]:
-    """(column, a, b) for the columns where both rows have every metric in `metrics`."""
-    cells_a = _cells(results, table, row_a, subcolumns[0])
-    cells_b = _cells(results, table, row_b, subcolumns[1])
-    pairs = []
-    for column in cells_a.keys() & cells_b.keys():
-        a = {metric: _number(cells_a[column].get(metric)) for metric in metrics}
-        b = {metric: _number(cells_b[column].get(metric)) for metric in metrics}
-        for cell, values in ((cells_a[column], a), (cells_b[column], b)):
-            values["fid_std"] = _number(cell.get("fid_std"))
-        if all(a[m] is not None and b[m] is not None for m in metrics):
-            pairs.append((column, a, b))
-    return sorted(pairs, key=lambda pair: pair[0])
+def cell_claims(evidence: Evidence, table: str, base: tuple, other: tuple, metric: str,
+                accepted) -> list[Claim]:
+    """One claim per dataset column holding both cells: base and other are (row, subcolumn)."""
+    cells = evidence.cells
+    if cells.empty:
+        return []
+    claims = []
+    for column in dict.fromkeys(cells.loc[cells["table"] == table, "column"]):
+        a, b = (find_cell(cells, table, row, column, sub) for row, sub in (base, other))
+        if a is None or b is None:
+            continue
+        if base[1] == other[1]:  # two rows of one column (Table 2: in one D column)
+            where, names = ", ".join(filter(None, (column, base[1]))), (base[0], other[0])
+        else:  # one row (a Table 2 G row), two D columns
+            where, names = f"{column}, {base[0]}", (base[1], other[1])
+        text = f"{where}: {LABELS[metric]} {names[1]} {RELATION[accepted]} {names[0]}"
+        claims.append(claim(text, metric, accepted, names, cell_sample(a, metric), cell_sample(b, metric)))
+    return claims
 
 
-def _fid_about_equal(a: dict, b: dict) -> bool:
-    spread = combined_std(a.get("fid_std"), b.get("fid_std")) or 0.0
-    return abs(b["fid"] - a["fid"]) <= max(FID_TOLERANCE * a["fid"], 2 * spread)
+def _or_missing(claims: list[Claim], what: str) -> list[Claim]:
+    return claims or [Claim(text=what, test="", numbers="not measured", verdict=None,
+                            outcome=Outcome.NOT_MEASURED)]
 
 
-def _final_droplets(results: pd.DataFrame, stats: pd.DataFrame) -> dict[str, list[float]]:
-    """{style_block: [last droplet statistic of each run]}."""
-    if stats.empty or "droplet" not in stats or results.empty or "config_style_block" not in results:
-        return {}
-    blocks = results.drop_duplicates("run").set_index("run")["config_style_block"].to_dict()
-    found: dict[str, list[float]] = {}
-    for run, ticks in stats.dropna(subset=["droplet"]).groupby("run"):
-        if blocks.get(run) in ("adain", "demod"):
-            found.setdefault(blocks[run], []).append(float(ticks["droplet"].iloc[-1]))
-    return found
+def finding_1_droplets(evidence: Evidence) -> Finding:
+    claims = cell_claims(evidence, "table1", ("A", None), ("B", None), "droplet", LOWER)
+    return _combine(1, "AdaIN generators show droplet artifacts; demodulation removes them (Fig. 1, 3)",
+                    _or_missing(claims, "droplet statistic of B (demod) < A (AdaIN)"))
 
 
-def finding_1_droplets(results: pd.DataFrame, stats: pd.DataFrame) -> Finding:
-    claim = "AdaIN generators show droplet artifacts; demodulation removes them (Fig. 1, 3)"
-    droplets = _final_droplets(results, stats)
-    if not droplets.get("adain") or not droplets.get("demod"):
-        return _combine(1, claim, [(None, "droplet statistic not measured for both AdaIN and demod runs")])
-    adain = sum(droplets["adain"]) / len(droplets["adain"])
-    demod = sum(droplets["demod"]) / len(droplets["demod"])
-    holds = adain >= DROPLET_RATIO * demod
-    evidence = (
-        f"mean droplet statistic AdaIN {adain:.3f} ({len(droplets['adain'])} runs) vs demod {demod:.3f} "
-        f"({len(droplets['demod'])} runs); needs AdaIN >= {DROPLET_RATIO}x demod"
-    )
-    return _combine(1, claim, [(holds, evidence)])
+def finding_2_precision_recall(evidence: Evidence) -> Finding:
+    claims = [part for metric, accepted in (("precision", LOWER), ("recall", HIGHER), ("fid", ABOUT_EQUAL))
+              for part in cell_claims(evidence, "table1", ("A", None), ("B", None), metric, accepted)]
+    return _combine(2, "Demodulation shifts precision towards recall at about equal FID (Table 1, A -> B)",
+                    _or_missing(claims, "precision, recall and FID of A and B"))
 
 
-def finding_2_precision_recall(results: pd.DataFrame, stats: pd.DataFrame) -> Finding:
-    claim = "Demodulation shifts precision towards recall at about equal FID (Table 1, A -> B)"
-    pairs = _pairs(results, "table1", "A", "B", ("fid", "precision", "recall"))
-    if not pairs:
-        return _combine(2, claim, [(None, "FID, precision and recall not measured for both A and B")])
-    parts = []
-    for column, a, b in pairs:
-        holds = b["recall"] > a["recall"] and b["precision"] < a["precision"] and _fid_about_equal(a, b)
-        parts.append(
-            (
-                holds,
-                (
-                    f"{column}: precision {a['precision']:.3f} -> {b['precision']:.3f}, "
-                    f"recall {a['recall']:.3f} -> {b['recall']:.3f}, FID {a['fid']:.2f} -> {b['fid']:.2f}"
-                ),
-            )
-        )
-    return _combine(2, claim, parts)
+def speed_claim(evidence: Evidence, base: str, other: str, accepted) -> Claim:
+    """img/s of two configurations from the side-by-side timing (Welch over its rounds)."""
+    text = f"img/s {other} {RELATION[accepted]} {base}, timed side by side in one process"
+    rounds = (evidence.speed or {}).get("img_per_s", {})
+    if base not in rounds or other not in rounds:
+        why = "no speed.json" if evidence.speed is None else f"speed.json has no {base} and {other}"
+        return Claim(text=text, test="", numbers=f"not measured ({why}; img/s of runs that shared a machine "
+                     "is not evidence)", verdict=None, outcome=Outcome.NOT_MEASURED)
+    samples = [Sample(values=tuple(float(v) for v in rounds[name])) for name in (base, other)]
+    measured = claim(text, "img_per_s", accepted, (base, other), *samples, unit="rounds")
+    setting = ("device", "threads", "resolution", "batch_size")
+    speed = evidence.speed
+    where = ", ".join(f"{key} {speed[key]}" for key in setting if speed.get(key) is not None)
+    return Claim(text=text, test=f"{measured.test} ({where})", numbers=measured.numbers,
+                 verdict=measured.verdict, outcome=measured.outcome)
 
 
-def finding_3_lazy_r1(results: pd.DataFrame, stats: pd.DataFrame) -> Finding:
-    claim = "Lazy R1 (every 16 minibatches) does no harm and is cheaper (Table 1, B -> C)"
-    pairs = _pairs(results, "table1", "B", "C", ("fid",))
-    if not pairs:
-        return _combine(3, claim, [(None, "FID not measured for both B and C")])
-    parts = []
-    for column, b, c in pairs:
-        no_harm = c["fid"] <= b["fid"] or _fid_about_equal(b, c)
-        parts.append((no_harm, f"{column}: FID {b['fid']:.2f} -> {c['fid']:.2f}"))
-    speed = _pairs(results, "table1", "B", "C", ("img_per_s",))
-    if not speed:
-        parts.append((None, "img/s not measured for both B and C"))
-    for column, b, c in speed:
-        parts.append(
-            (
-                c["img_per_s"] > b["img_per_s"],
-                (f"{column}: {b['img_per_s']:.1f} -> {c['img_per_s']:.1f} img/s"),
-            )
-        )
-    return _combine(3, claim, parts)
+def finding_3_lazy_r1(evidence: Evidence) -> Finding:
+    claims = _or_missing(cell_claims(evidence, "table1", ("B", None), ("C", None), "fid", NO_HARM),
+                         "FID of C ≤ (or ≈) B")
+    claims.append(speed_claim(evidence, "B", "C", HIGHER))
+    return _combine(3, "Lazy R1 (every 16 minibatches) does no harm and is cheaper (Table 1, B -> C)", claims)
 
 
-def finding_4_path_length(results: pd.DataFrame, stats: pd.DataFrame) -> Finding:
-    claim = "Path length regularisation lowers PPL (Table 1, C -> D)"
-    pairs = _pairs(results, "table1", "C", "D", ("ppl",))
-    if not pairs:
-        return _combine(4, claim, [(None, "PPL not measured for both C and D")])
-    return _combine(
-        4,
-        claim,
-        [(d["ppl"] < c["ppl"], f"{column}: PPL {c['ppl']:.1f} -> {d['ppl']:.1f}") for column, c, d in pairs],
-    )
+def finding_4_path_length(evidence: Evidence) -> Finding:
+    claims = cell_claims(evidence, "table1", ("C", None), ("D", None), "ppl", LOWER)
+    return _combine(4, "Path length regularisation lowers PPL (Table 1, C -> D)",
+                    _or_missing(claims, "PPL of D < C"))
 
 
 TABLE2_D = ("D original", "D input skips", "D residual")
 TABLE2_G = ("G original", "G output skips", "G residual")
 
 
-def finding_5_architectures(results: pd.DataFrame, stats: pd.DataFrame) -> Finding:
-    claim = "Output skips in G lower PPL in every D configuration; a residual D lowers FID (Table 2)"
-    skip_parts = [
-        (
-            skip["ppl"] < orig["ppl"],
-            f"{column} {d}: PPL G original {orig['ppl']:.1f} vs skips {skip['ppl']:.1f}",
-        )
-        for d in TABLE2_D
-        for column, orig, skip in _pairs(results, "table2", "G original", "G output skips", ("ppl",), (d, d))
-    ]
-    residual_parts = [
-        (
-            res["fid"] < orig["fid"],
-            f"{column} {g}: FID D original {orig['fid']:.2f} vs residual {res['fid']:.2f}",
-        )
-        for g in TABLE2_G
-        for column, orig, res in _pairs(results, "table2", g, g, ("fid",), ("D original", "D residual"))
-    ]
-    parts = skip_parts or [(None, "PPL of G original and G output skips not measured in any D column")]
-    parts += residual_parts or [(None, "FID of D original and D residual not measured in any G row")]
-    return _combine(5, claim, parts)
+def finding_5_architectures(evidence: Evidence) -> Finding:
+    skips = [part for d in TABLE2_D for part in cell_claims(
+        evidence, "table2", ("G original", d), ("G output skips", d), "ppl", LOWER)]
+    residual = [part for g in TABLE2_G for part in cell_claims(
+        evidence, "table2", (g, "D original"), (g, "D residual"), "fid", LOWER)]
+    claims = _or_missing(skips, "PPL of G output skips < G original, in any D column")
+    claims += _or_missing(residual, "FID of D residual < D original, in any G row")
+    text = "Output skips in G lower PPL in every D configuration; a residual D lowers FID (Table 2)"
+    return _combine(5, text, claims)
 
 
 # Figure 8 shares in stats.jsonl: harness.train writes `fig8` ({resolution: share}); the store's
@@ -216,71 +209,57 @@ def top_share_curve(stats: pd.DataFrame, run: str) -> pd.DataFrame:
     return pd.DataFrame({"kimg": shares["kimg"], "top_share": shares[shares.columns[-1]]})
 
 
-def figure8_runs(results: pd.DataFrame) -> dict[str, str]:
-    """{'E': run, 'F': run} for Figure 8, preferring the figure8 suite's cells over Table 1's."""
-    runs: dict[str, str] = {}
+def figure8_runs(results: pd.DataFrame) -> dict[str, list[str]]:
+    """{'E': [run per seed], 'F': [...]} for Figure 8, preferring the figure8 suite's cells over
+    Table 1's FFHQ cells; runs ordered by training seed."""
+    runs: dict[str, list[str]] = {}
     if results.empty:
         return runs
     for table in ("table1", "figure8"):  # later tables override earlier ones
-        for _, cell in results[results["table"] == table].iterrows():
+        cells = results[results["table"] == table]
+        cells = cells.sort_values("seed", kind="stable") if "seed" in cells else cells
+        found: dict[str, list[str]] = {}
+        for _, cell in cells.iterrows():
             config = cell.get("config") or cell.get("config_name")
             if config in ("E", "F") and (table == "figure8" or cell["column"] == "FFHQ"):
-                runs[config] = cell["run"]
+                found.setdefault(config, []).append(cell["run"])
+        runs.update({config: list(dict.fromkeys(members)) for config, members in found.items()})
     return runs
 
 
-def finding_6_resolution_usage(results: pd.DataFrame, stats: pd.DataFrame) -> Finding:
-    claim = (
-        "Without growing the skip G shifts towards high resolutions over training; larger networks "
-        "raise the top resolution's share and improve FID and recall (Fig. 8, config F)"
-    )
-    runs = figure8_runs(results)
-    curves = {config: top_share_curve(stats, run) for config, run in runs.items()}
-    parts = []
-    for config in ("E", "F"):
-        curve = curves.get(config)
-        if curve is None or len(curve) < 2:
-            parts.append((None, f"config {config}: Figure 8 shares not measured over training"))
-            continue
-        first, last = float(curve["top_share"].iloc[0]), float(curve["top_share"].iloc[-1])
-        parts.append((last > first, f"config {config}: top-resolution share {first:.1%} -> {last:.1%}"))
-    if all(len(curves.get(config, ())) >= 1 for config in ("E", "F")):
-        end_e, end_f = (float(curves[config]["top_share"].iloc[-1]) for config in ("E", "F"))
-        parts.append((end_f > end_e, f"final top share E {end_e:.1%} vs F {end_f:.1%}"))
-    pairs = _pairs(results, "table1", "E", "F", ("fid", "recall"))
-    if not pairs:
-        parts.append((None, "FID and recall of E and F not measured"))
-    for column, e, f in pairs:
-        parts.append(
-            (
-                f["fid"] < e["fid"] and f["recall"] > e["recall"],
-                (
-                    f"{column}: FID E {e['fid']:.2f} vs F {f['fid']:.2f}, "
-                    f"recall {e['recall']:.3f} vs {f['recall']:.3f}"
-                ),
-            )
-        )
-    return _combine(6, claim, parts)
+def _top_shares(evidence: Evidence, config: str, index: int) -> Sample | None:
+    """The top-resolution share at tick `index` (0 first, -1 last) of each seed's run of `config`."""
+    values = []
+    for run in figure8_runs(evidence.results).get(config, []):
+        curve = top_share_curve(evidence.stats, run)
+        if len(curve) >= 2:
+            values.append(float(curve["top_share"].iloc[index]))
+    return Sample(values=tuple(values)) if values else None
 
 
-def finding_7_speed(results: pd.DataFrame, stats: pd.DataFrame) -> Finding:
-    claim = "Config E trains about 40% faster than A; F is slightly slower than A"
-    paper = (
-        f"paper: E/A {PAPER_IMG_PER_S['E'] / PAPER_IMG_PER_S['A']:.2f}, "
-        f"F/A {PAPER_IMG_PER_S['F'] / PAPER_IMG_PER_S['A']:.2f}"
-    )
-    parts = []
-    for faster, row in ((True, "E"), (False, "F")):
-        pairs = _pairs(results, "table1", "A", row, ("img_per_s",))
-        if not pairs:
-            parts.append((None, f"img/s of A and {row} not measured"))
-            continue
-        ratios = [other["img_per_s"] / a["img_per_s"] for _, a, other in pairs if a["img_per_s"] > 0]
-        ratio = sum(ratios) / len(ratios) if ratios else float("nan")
-        holds = ratio >= SPEEDUP_E_OVER_A if faster else ratio < 1.0
-        parts.append((holds, f"img/s {row}/A {ratio:.2f} (mean over {', '.join(c for c, _, _ in pairs)})"))
-    parts.append((True, paper))
-    return _combine(7, claim, parts)
+def finding_6_resolution_usage(evidence: Evidence) -> Finding:
+    claims = [claim(f"config {config}: top-resolution share at the end > at the start", "top_share", HIGHER,
+                    ("start", "end"), _top_shares(evidence, config, 0), _top_shares(evidence, config, -1))
+              for config in ("E", "F")]
+    claims.append(claim("final top-resolution share F > E", "top_share", HIGHER, ("E", "F"),
+                        _top_shares(evidence, "E", -1), _top_shares(evidence, "F", -1)))
+    claims += _or_missing(cell_claims(evidence, "table1", ("E", None), ("F", None), "fid", LOWER),
+                          "FID of F < E")
+    claims += _or_missing(cell_claims(evidence, "table1", ("E", None), ("F", None), "recall", HIGHER),
+                          "recall of F > E")
+    text = ("Without growing the skip G shifts towards high resolutions over training; larger networks raise "
+            "the top resolution's share and improve FID and recall (Fig. 8, config F)")
+    return _combine(6, text, claims)
+
+
+def finding_7_speed(evidence: Evidence) -> Finding:
+    paper = load_published().throughput.get("img_per_s", {})
+    claims = [speed_claim(evidence, "A", "E", HIGHER), speed_claim(evidence, "A", "F", LOWER)]
+    if {"A", "E", "F"} <= paper.keys():
+        note = f"; paper: E/A {paper['E'] / paper['A']:.2f}, F/A {paper['F'] / paper['A']:.2f}"
+        claims = [Claim(text=part.text, test=part.test, numbers=part.numbers + note, verdict=part.verdict,
+                        outcome=part.outcome) for part in claims]
+    return _combine(7, "Config E trains about 40% faster than A; F is slightly slower than A", claims)
 
 
 FINDINGS = (
@@ -294,6 +273,7 @@ FINDINGS = (
 )
 
 
-def evaluate_findings(results: pd.DataFrame, stats: pd.DataFrame) -> list[Finding]:
-    """All seven findings of SPEC.md section 6, in order."""
-    return [finding(results, stats) for finding in FINDINGS]
+def evaluate_findings(results: pd.DataFrame, stats: pd.DataFrame, speed: dict | None = None) -> list[Finding]:
+    """All seven findings of SPEC.md section 6, in order, from load_results / load_stats / load_speed."""
+    evidence = Evidence(results=results, cells=summarize_cells(results), stats=stats, speed=speed)
+    return [finding(evidence) for finding in FINDINGS]

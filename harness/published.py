@@ -1,20 +1,17 @@
-"""The paper's numbers as data (`harness/published.json`), and how a measured change compares.
+"""The paper's numbers as data (`harness/published.json`).
 
 Every value carries its provenance (table, row, column, Table 2's D column, metric, source,
 verified). `comparisons` records which row the paper compares each row with (B vs A, ..., Table 2
 against G original / D original, Table 3 StyleGAN2 vs StyleGAN), so the report can show the
-direction of every change beside the paper's direction.
+verdict on every change (harness.verdicts) beside the paper's direction; `throughput` holds the
+paper's training img/s.
 """
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 PUBLISHED_PATH = Path(__file__).with_name("published.json")
-# A relative change below this counts as "about equal" (the paper's A->B FID: 4.40 -> 4.39).
-RELATIVE_TOLERANCE = 0.02
-UP, DOWN, SAME = "↑", "↓", "≈"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,28 +82,3 @@ def load_published(path: Path | str = PUBLISHED_PATH) -> Published:
         )
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: malformed published numbers ({error!r})") from error
-
-
-def direction(value, baseline, spread: float | None = None) -> str | None:
-    """↑ / ↓ / ≈ for value relative to baseline; None when either is missing.
-
-    ≈ when |value - baseline| is within `spread` (the combined std of repeats, when known) or below
-    RELATIVE_TOLERANCE of |baseline|.
-    """
-    if not _is_number(value) or not _is_number(baseline):
-        return None
-    change = value - baseline
-    tolerance = max(RELATIVE_TOLERANCE * abs(baseline), spread if _is_number(spread) else 0.0)
-    if abs(change) <= tolerance:
-        return SAME
-    return UP if change > 0 else DOWN
-
-
-def combined_std(*stds) -> float | None:
-    """sqrt(sum std^2) of the known standard deviations (None when none is known)."""
-    known = [std for std in stds if _is_number(std)]
-    return math.sqrt(sum(std * std for std in known)) if known else None
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,24 +1,46 @@
 """One self-contained HTML report from the results store (`python -m harness report`).
 
-Tables 1-3 laid out as in the paper, each cell beside the paper's number with the direction of the
-change against the row the paper compares it with and whether it agrees; the findings of SPEC.md
-section 6; seaborn figures and sample grids embedded as data: URIs; scale, budget, environment and
-dataset licences. Templates live in `report_templates/` and are rendered with autoescaping on, so
-names from the store (run ids, dataset names) can never inject markup.
+Tables 1-3 laid out as in the paper, each cell (mean over training seeds ± 95% CI, n) beside the
+paper's number with the verdict of harness.verdicts on the change against the row the paper
+compares it with and whether it agrees; the findings of SPEC.md section 6 with their claims, tests,
+numbers and verdicts; training curves, seaborn figures and sample grids (lowest-FID and first
+snapshot) embedded as data: URIs; the suites, seeds and dataset columns the scale covered, budget,
+environment and dataset licences. Templates live in `report_templates/` and are rendered with
+autoescaping on, so names from the store (run ids, dataset names) can never inject markup.
 """
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from harness import figures
+from harness.cells import cell_sample, find_cell, format_estimate, summarize_cells
 from harness.findings import evaluate_findings
 from harness.io import write_text_atomic
-from harness.published import Published, combined_std, direction, load_published
-from harness.results import load_results, load_stats, load_suites
+from harness.published import Published, load_published
+from harness.results import (
+    COMPARABILITY,
+    ResultsError,
+    load_metric_rows,
+    load_results,
+    load_speed,
+    load_stats,
+    load_suites,
+)
+from harness.verdicts import (
+    MARGINS,
+    ONE_SEED_MULTIPLE,
+    SEED_TO_EVAL_RATIO,
+    Outcome,
+    as_number,
+    compare,
+    judge,
+    published_verdict,
+)
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "report_templates"
 DECIMALS = {"fid": 2, "kid": 4, "ppl": 1, "precision": 3, "recall": 3}
@@ -28,14 +50,16 @@ DECIMALS = {"fid": 2, "kid": 4, "ppl": 1, "precision": 3, "recall": 3}
 class CellView:
     """One metric of one table cell: measured value beside the paper's, and their directions."""
 
-    measured: str | None  # formatted "12.34 ± 0.05", None when not measured
+    measured: str | None  # "12.34 ± 0.56 (n=3)": mean over seeds ± 95% CI; None when not measured
     paper: str | None
     paper_verified: bool
-    measured_direction: str | None  # ↑ ↓ ≈ against the comparison row
+    measured_direction: str | None  # ↑ ↓ ≈ ? (harness.verdicts) against the comparison row
     paper_direction: str | None
-    agrees: bool | None
+    agrees: bool | None  # None while the verdict is inconclusive
     compared_with: str | None
     note: str
+    verdict_detail: str = ""  # the test and the numbers behind measured_direction
+    comparability: str | None = None  # the metric rows' label, where they carry one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,66 +91,54 @@ class FigureView:
 class SampleGroup:
     column: str
     reals_uri: str | None
-    runs: list[tuple[str, str | None]] = field(default_factory=list)  # (label, data URI)
+    # (label, lowest-FID snapshot's grid, first snapshot's grid), as data URIs
+    runs: list[tuple[str, str | None, str | None]] = field(default_factory=list)
 
 
-def _number(value) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def _measured(cells: pd.DataFrame, row: str, column: str, subcolumn, metric: str):
-    """(value, std, run) of one cell, or (None, None, None)."""
-    if cells.empty or metric not in cells:
-        return None, None, None
-    mask = (cells["row"] == row) & (cells["column"] == column)
-    mask &= cells["subcolumn"].isna() if subcolumn is None else cells["subcolumn"] == subcolumn
-    for _, cell in cells[mask].iterrows():
-        std = cell.get(f"{metric}_std")
-        return _number(cell[metric]), _number(std), cell["run_id"]
-    return None, None, None
-
-
-def _format(metric: str, value, std=None) -> str | None:
-    if value is None:
-        return None
-    digits = DECIMALS.get(metric, 3)
-    return f"{value:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+AGREEMENT = {Outcome.REPRODUCED: True, Outcome.CONTRADICTED: False}  # else None: undecided
 
 
 def _cell_view(published: Published, cells, table: str, row: str, column: str, subcolumn, metric: str):
-    value, std, _ = _measured(cells, row, column, subcolumn, metric)
+    cell = find_cell(cells, table, row, column, subcolumn) or {}
     paper = published.value(table, row, column, metric, subcolumn)
     comparison = published.baseline(table, row, subcolumn)
-    measured_dir = paper_dir = compared = None
+    measured_dir = paper_dir = compared = agrees = None
+    detail = ""
     if comparison is not None:
         base_row, base_sub = comparison.baseline_row, comparison.baseline_subcolumn
         compared = base_row if base_sub is None or base_sub == subcolumn else f"{base_row}, {base_sub}"
-        base_value, base_std, _ = _measured(cells, base_row, column, base_sub, metric)
-        measured_dir = direction(value, base_value, combined_std(std, base_std))
         base_paper = published.value(table, base_row, column, metric, base_sub)
-        if paper is not None and base_paper is not None:
-            paper_dir = direction(paper.value, base_paper.value)
-    agrees = None if measured_dir is None or paper_dir is None else measured_dir == paper_dir
+        paper_verdict = published_verdict(metric, base_paper and base_paper.value, paper and paper.value)
+        paper_dir = paper_verdict.symbol if paper_verdict else None
+        base = cell_sample(find_cell(cells, table, base_row, column, base_sub), metric)
+        other = cell_sample(cell, metric)
+        if base is not None and other is not None:
+            change = compare(metric, base, other)  # the rule the findings use too
+            measured_dir = change.verdict.symbol
+            detail = f"{change.verdict}: {change.describe()}; {change.test}"
+            agrees = AGREEMENT.get(judge(paper_verdict, change)) if paper_verdict else None
+    digits = DECIMALS.get(metric, 3)
+    estimate = (cell.get(metric), cell.get(f"{metric}_ci95"), cell.get(f"{metric}_n"))
     return CellView(
-        measured=_format(metric, value, std),
-        paper=_format(metric, paper.value) if paper else None,
+        measured=format_estimate(*estimate, digits),
+        paper=f"{paper.value:.{digits}f}" if paper else None,
         paper_verified=bool(paper and paper.verified),
         measured_direction=measured_dir,
         paper_direction=paper_dir,
         agrees=agrees,
         compared_with=compared,
         note=paper.note if paper else "the paper has no number for this cell",
+        verdict_detail=detail,
+        comparability=cell.get(f"{metric}_comparability"),
     )
 
 
-def build_table(published: Published, results: pd.DataFrame, table: str, columns=None) -> TableView:
-    """The view of Table 1, 2 or 3 (or the `columns` subset): rows as in the paper, cells per
-    (dataset column, D column, metric)."""
+def build_table(published: Published, cells: pd.DataFrame, table: str, columns=None) -> TableView:
+    """The view of Table 1, 2 or 3 (or the `columns` subset) from `cells` (harness.cells.
+    summarize_cells): rows as in the paper, cells per (dataset column, D column, metric)."""
     layout = published.tables[table]
     columns = list(columns or layout["columns"])
-    cells = results[results["table"] == table] if not results.empty else results
+    cells = cells[cells["table"] == table] if not cells.empty else cells
     subcolumns = layout["subcolumns"] or [None]
     metrics = layout["metrics"]
     positions = [(column, sub, metric) for column in columns for sub in subcolumns for metric in metrics]
@@ -137,7 +149,7 @@ def build_table(published: Published, results: pd.DataFrame, table: str, columns
             for column, sub, metric in positions
         ]
         mine = cells[(cells["row"] == row_id) & cells["column"].isin(columns)] if not cells.empty else cells
-        runs = sorted(set(mine["run_id"])) if not mine.empty else []
+        runs = sorted({run for run_ids in mine["run_ids"] for run in run_ids}) if not mine.empty else []
         row_label = label if label.startswith(row_id) else f"{row_id}  {label}"
         rows.append(RowView(label=row_label, cells=views, runs=runs))
     suffix = f": {', '.join(columns)}" if columns != layout["columns"] else ""
@@ -153,110 +165,153 @@ def build_table(published: Published, results: pd.DataFrame, table: str, columns
     )
 
 
-def build_tables(published: Published, results: pd.DataFrame) -> list[TableView]:
+def build_tables(published: Published, cells: pd.DataFrame) -> list[TableView]:
     """Tables 1-3 as the paper prints them: Table 2 is one G x D grid per dataset."""
     views = []
     for table, layout in published.tables.items():
         if layout["subcolumns"]:
-            views += [build_table(published, results, table, [column]) for column in layout["columns"]]
+            views += [build_table(published, cells, table, [column]) for column in layout["columns"]]
         else:
-            views.append(build_table(published, results, table))
+            views.append(build_table(published, cells, table))
     return views
 
 
 def comparability_banner(results: pd.DataFrame) -> dict:
-    """Banner data: whether any reported metric used feature networks other than the paper's."""
-    if results.empty or "comparable" not in results:
-        return {"show": False, "networks": []}
-    measured = results[results["comparable"].notna()]
-    flagged = measured[measured["comparable"] != True]  # noqa: E712 (object column of True/False)
-    networks = sorted({str(name) for name in flagged["feature_network"].dropna()})
-    return {"show": not flagged.empty, "networks": networks}
+    """Banner data: shown when any reported metric is not fully comparable with the paper's numbers
+    (the metric rows' `comparability` label, else their `comparable_to_published` flag)."""
+    if results.empty or "comparability" not in results:
+        return {"show": False, "headline": "", "labels": [], "networks": [], "reasons": []}
+    flagged = results[results["comparability"].notna() & (results["comparability"] != "comparable")]
+    labels = sorted(set(flagged["comparability"]), key=COMPARABILITY.index)
+    reasons = {str(reason) for reason in flagged.get("comparability_reason", pd.Series()).dropna()}
+    return {
+        "show": not flagged.empty,
+        "headline": f"{labels[-1].capitalize()} to published values." if labels else "",
+        "labels": labels,
+        "networks": sorted({str(name) for name in flagged["feature_network"].dropna()}),
+        "reasons": sorted(reasons),
+    }
 
 
 def _sample_groups(root: Path, results: pd.DataFrame) -> list[SampleGroup]:
+    """Per dataset column: the real-image grid and each run's grids at its lowest-FID snapshot
+    (figures/samples.png) and its first snapshot (figures/samples_first.png)."""
     groups = []
     if results.empty:
         return groups
     runs = results.drop_duplicates("run")
     for column, members in runs.groupby("column", sort=False):
         slug = str(column).lower().replace(" ", "-")
-        reals = next(
-            (
-                uri
-                for path in sorted(root.glob(f"*/reals__{slug}.png"))
-                if (uri := figures.png_file_uri(path))
-            ),
-            None,
-        )
+        reals = next((uri for path in sorted(root.glob(f"*/reals__{slug}.png"))
+                      if (uri := figures.png_file_uri(path))), None)
         group = SampleGroup(column=str(column), reals_uri=reals)
         for _, run in members.iterrows():
-            samples = (
-                Path(str(run["run_dir"])) / "figures" / "samples.png"
-                if isinstance(run.get("run_dir"), str)
-                else None
-            )
-            group.runs.append(
-                (f"{run['config']} ({run['run_id']})", figures.png_file_uri(samples) if samples else None)
-            )
+            folder = Path(str(run["run_dir"])) / "figures" if isinstance(run.get("run_dir"), str) else None
+            best, first = ((figures.png_file_uri(folder / name) if folder else None)
+                           for name in ("samples.png", "samples_first.png"))
+            group.runs.append((f"{run['config']}, seed {run.get('seed', 0)} ({run['run_id']})", best, first))
         groups.append(group)
     return groups
 
 
-def _figure_views(results: pd.DataFrame, stats: pd.DataFrame) -> list[FigureView]:
+def _figure_views(results: pd.DataFrame, stats: pd.DataFrame, metric_rows: pd.DataFrame,
+                  speed: dict | None) -> list[FigureView]:
+    cells = summarize_cells(results)
+
     def view(title, caption, png):
         return FigureView(title=title, caption=caption, uri=figures.data_uri(png) if png else None)
 
     return [
-        view(
-            "Figure 8: contribution of each resolution's ToRGB over training",
-            "Standard deviation of each tRGB output over fixed latents, normalised to 100%; (a) config E, "
-            "(b) config F.",
-            figures.figure8_areas(results, stats),
-        ),
-        view(
-            "Table 1: FID and PPL per configuration",
-            "Bars: mean over repeats; error bars: std across repeats.",
-            figures.metric_bars(results, "table1"),
-        ),
-        view(
-            "Table 2: FID and PPL per G/D architecture",
-            "Rows G x D columns, without growing.",
-            figures.metric_bars(results, "table2"),
-        ),
-        view(
-            "Training cost per configuration",
-            "Training images per second and energy per thousand images.",
-            figures.cost_bars(results),
-        ),
-        view(
-            "Droplet statistic: AdaIN vs demodulation",
-            "Share of each feature map's |activation| held by its top 1% pixels (a droplet is a spike).",
-            figures.droplet_figure(results, stats),
-        ),
-        view(
-            "Figure 1: feature-map heat maps",
-            "Mean |activation| of one sample's top-resolution feature maps.",
-            figures.feature_map_heatmaps(results),
-        ),
-        view(
-            "Figure 5: per-image path length",
-            "Configurations with and without path length regularisation.",
-            figures.ppl_histograms(results),
-        ),
+        view("Training progress: metrics at every snapshot",
+             "Every metric measured at two or more snapshots of a run, against training images; one thin "
+             "line per run (each training seed its own line), coloured by configuration, log scale. "
+             "Falling curves show the networks learned.",
+             figures.training_curves(metric_rows, results)),
+        view("Figure 8: contribution of each resolution's ToRGB over training",
+             "Standard deviation of each tRGB output over fixed latents, normalised to 100%; (a) config E, "
+             "(b) config F (their first training seed).",
+             figures.figure8_areas(results, stats)),
+        view("Table 1: FID and PPL per configuration",
+             "Bars: mean over training seeds; error bars: 95% CI over seeds, or with one seed the std of "
+             "the metric's repeated evaluations of that network.",
+             figures.metric_bars(cells, "table1")),
+        view("Table 2: FID and PPL per G/D architecture",
+             "Rows G x D columns, without growing; bars and error bars as above.",
+             figures.metric_bars(cells, "table2")),
+        view("Training speed, timed side by side",
+             "img/s of each configuration's training step, timed in interleaved rounds in one process "
+             "(speed.json): dots are rounds, bars the mean and its 95% CI. Findings 3 and 7 use these.",
+             figures.speed_rounds(speed)),
+        view("Training cost per configuration",
+             "Training images per second and energy per thousand images of each run (mean over runs); runs "
+             "that shared a machine slow each other, so no finding uses these img/s.",
+             figures.cost_bars(results)),
+        view("Droplet statistic: AdaIN vs demodulation",
+             "Share of each feature map's |activation| held by its top 1% pixels (a droplet is a spike).",
+             figures.droplet_figure(results, stats)),
+        view("Figure 1: feature-map heat maps",
+             "Mean |activation| of one sample's top-resolution feature maps.",
+             figures.feature_map_heatmaps(results)),
+        view("Figure 5: per-image path length",
+             "Configurations with and without path length regularisation.",
+             figures.ppl_histograms(results)),
     ]
+
+
+def coverage(suites: list[dict], results: pd.DataFrame, cells: pd.DataFrame) -> list[dict]:
+    """What the scale covered, per suite: scale, training seeds per cell (planned and present), the
+    dataset columns and cells present, the cells it left out, runs, and the evaluations per metric."""
+    rows = []
+    for suite in suites:
+        mine = cells[cells["suite"] == suite["suite"]] if not cells.empty else cells
+        runs = results[results["suite"] == suite["suite"]] if not results.empty else results
+        left_out = (suite.get("coverage") or {}).get("cells_not_covered") or []
+        rows.append({
+            "suite": suite["suite"],
+            "scale": suite.get("scale"),
+            "seeds": suite.get("seeds", 1),
+            "seeds_present": sorted(set(mine["n_seeds"])) if not mine.empty else [],
+            "columns": list(dict.fromkeys(mine["column"])) if not mine.empty else [],
+            "cells": len(mine),
+            "left_out": len(left_out),
+            "runs": runs["run"].nunique() if not runs.empty else 0,
+            "evaluations": _evaluations_text(suite),
+        })
+    return rows
+
+
+def _evaluations_text(suite: dict) -> str | None:
+    """suite.json's evaluations ({table: count}) with evaluations_source ({table: text} or one text);
+    older stores: the scale's repeats."""
+    evaluations, sources = suite.get("evaluations"), suite.get("evaluations_source")
+    if isinstance(evaluations, dict):
+        sources = sources if isinstance(sources, dict) else {}
+        text = "; ".join(f"{table}: {count}" + (f" ({sources[table]})" if sources.get(table) else "")
+                         for table, count in evaluations.items() if table != "evaluations_source")
+        source = evaluations.get("evaluations_source") or suite.get("evaluations_source")
+        return text + (f" ({source})" if isinstance(source, str) else "")
+    if evaluations is not None:
+        return str(evaluations)
+    repeats = (suite.get("scale_values") or {}).get("repeats")
+    return None if repeats is None else f"{repeats} (the scale's repeats)"
+
+
+def rule_context(cells: pd.DataFrame) -> dict:
+    """The comparison rule as the report states it: margins with their reasons, and whether some
+    cell has a single training seed (then only large differences against evaluation spread decide)."""
+    one_seed = not cells.empty and bool((cells["n_seeds"] < 2).any())
+    return {
+        "margins": [{"metric": metric, "margin": margin.describe(), "reason": margin.reason}
+                    for metric, margin in MARGINS.items()],
+        "one_seed": one_seed,
+        "one_seed_multiple": ONE_SEED_MULTIPLE,
+        "seed_to_eval_ratio": SEED_TO_EVAL_RATIO,
+    }
 
 
 def _environments(results: pd.DataFrame) -> list[dict]:
-    columns = [
-        "env_device",
-        "env_torch",
-        "env_cuda",
-        "env_git_commit",
-        "env_host",
-        "env_python",
-        "env_packages",
-    ]
+    names = ("device", "torch", "cuda", "git_commit", "host", "python", "packages")
+    columns = [f"env_{name}" for name in names]
     if results.empty or not set(columns) & set(results.columns):
         return []
     runs = results.drop_duplicates("run").reindex(columns=columns + ["run_id"])
@@ -270,50 +325,37 @@ def _environments(results: pd.DataFrame) -> list[dict]:
     return environments
 
 
+def _load_speed_or_warn(root: Path) -> dict | None:
+    try:
+        return load_speed(root)
+    except ResultsError as error:
+        warnings.warn(f"side-by-side speed not used: {error}", stacklevel=2)
+        return None
+
+
 def build_context(results_root: Path | str = "results") -> dict:
     """Everything the templates show, from the store at `results_root`."""
     root = Path(results_root)
     results, stats, published = load_results(root), load_stats(root), load_published()
+    cells, speed, suites = summarize_cells(results), _load_speed_or_warn(root), load_suites(root)
     runs = results.drop_duplicates("run") if not results.empty else results
-    columns = [
-        "table",
-        "row",
-        "column",
-        "subcolumn",
-        "run_id",
-        "status",
-        "dataset",
-        "kimg",
-        "snapshot_kimg",
-        "wall_s",
-        "img_per_s",
-        "energy_j",
-        "error",
-    ]
-    datasets = [
-        "paper_dataset",
-        "dataset",
-        "dataset_source",
-        "dataset_resolution",
-        "dataset_num_images",
-        "licence",
-        "attribution",
-    ]
+    columns = ["table", "row", "column", "subcolumn", "seed", "run_id", "status", "dataset", "kimg",
+               "snapshot_kimg", "wall_s", "img_per_s", "energy_j", "error"]
+    datasets = ["paper_dataset", "dataset", "dataset_source", "dataset_resolution", "dataset_num_images",
+                "licence", "attribution"]
     return {
         "title": "StyleGAN2 ablations: reproduction report",
-        "tables": build_tables(published, results),
-        "findings": evaluate_findings(results, stats),
-        "figures_list": _figure_views(results, stats),
+        "tables": build_tables(published, cells),
+        "findings": evaluate_findings(results, stats, speed),
+        "rule": rule_context(cells),
+        "figures_list": _figure_views(results, stats, load_metric_rows(root), speed),
         "samples": _sample_groups(root, results),
         "comparability": comparability_banner(results),
-        "suites": [
-            {key: suite.get(key) for key in ("suite", "scale", "scale_values", "description")}
-            for suite in load_suites(root)
-        ],
+        "suites": [{key: suite.get(key) for key in ("suite", "scale", "scale_values", "description")}
+                   for suite in suites],
+        "coverage": coverage(suites, results, cells),
         "cells": results.reindex(columns=columns).to_dict("records") if not results.empty else [],
-        "datasets": runs.reindex(columns=datasets).drop_duplicates().to_dict("records")
-        if not runs.empty
-        else [],
+        "datasets": [] if runs.empty else runs.reindex(columns=datasets).drop_duplicates().to_dict("records"),
         "environments": _environments(results),
         "totals": _totals(runs),
         "published_notes": published.notes,
@@ -325,7 +367,7 @@ def _totals(runs: pd.DataFrame) -> dict:
     def total(column):
         if runs.empty or column not in runs:
             return None
-        values = [value for value in runs[column] if _number(value) is not None]
+        values = [value for value in runs[column] if as_number(value) is not None]
         return sum(values) if values else None
 
     return {
@@ -353,7 +395,7 @@ def render_html(context: dict, templates_dir: Path | str = TEMPLATES_DIR) -> str
 
 def _fmt(value, digits: int = 2) -> str:
     """Template filter: numbers with `digits` decimals, missing values as an en dash."""
-    number = _number(value)
+    number = as_number(value)
     if number is None:
         return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
     return f"{number:,.{digits}f}"

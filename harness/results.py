@@ -1,10 +1,13 @@
 """The results store and its one DataFrame loader (docs/architecture.md, "the run directory").
 
-Layout: `<root>/<suite>/suite.json` lists the suite's cells (table, row, column, config, dataset
-source, `run` = run folder relative to `<root>`); a run trained for several suites lives under the
-first of them. `load_results` returns one row per cell with the metrics of the snapshot with the
-lowest FID (the paper's choice, Table 1 caption), `load_metric_rows` / `load_stats` the long tables
-behind the curves, and `merge_results` unions stores written on several machines.
+Layout: `<root>/<suite>/suite.json` lists the suite's cells, one entry per (cell, training seed):
+table, row, column, config, dataset source, `seed` (absent in older stores: seed 0) and `run` = run
+folder relative to `<root>`; a run trained for several suites lives under the first of them.
+`<root>/speed.json` (optional) holds img/s of several configurations timed side by side in one
+process. `load_results` returns one row per (cell, seed) with the metrics of the snapshot with the
+lowest FID (the paper's choice, Table 1 caption; harness.cells averages the seeds of a cell),
+`load_metric_rows` / `load_stats` the long tables behind the curves, `load_speed` the side-by-side
+timing, and `merge_results` unions stores written on several machines.
 
 A corrupt file raises `ResultsError` naming it; the loaders turn that into a warning and an
 `error` column for the one run, so one bad run never hides the others.
@@ -33,8 +36,12 @@ REPORTED_COLUMNS = (
     "status", "error", "dataset", "licence", "attribution", "kimg", "images_shown", "wall_s", "img_per_s",
     "energy_j", "energy_j_per_kimg", "snapshot_kimg", "fid", "fid_std", "kid", "kid_std", "precision",
     "precision_std", "recall", "recall_std", "ppl", "ppl_std", "ppl_distances_file", "feature_network",
-    "comparable", "config_style_block", "config_pl_weight", "run_dir",
+    "comparable", "comparability", "comparability_reason", "droplet", "config_style_block",
+    "config_pl_weight", "run_dir",
 )
+# Metric-row comparability labels, from the most to the least comparable with the paper's numbers.
+COMPARABILITY = ("comparable", "approximately comparable", "not comparable")
+SPEED_FILE = "speed.json"
 # Files whose presence marks a folder as a run directory.
 RUN_MARKERS = ("config.json", "options.json", "summary.json", "stats.jsonl", "metrics.jsonl")
 
@@ -142,7 +149,9 @@ def select_metrics(rows: list[dict]) -> dict:
 
     The snapshot is the one with the lowest FID (the latest one when no FID was measured); each
     metric takes its last row at that snapshot, else its last row at its own latest snapshot.
-    Returns flat columns: snapshot_kimg, fid, fid_std, ..., <metric>_snapshot_kimg.
+    Returns flat columns: snapshot_kimg, fid, fid_std, ..., <metric>_snapshot_kimg,
+    <metric>_comparability; `comparability` is the least comparable label of the chosen rows (from
+    `comparable_to_published` where a row has no label) and `comparable` their flag.
     """
     fid_by_snapshot = {row["snapshot_kimg"]: row for row in rows if row.get("metric") == "fid"}
     if fid_by_snapshot:
@@ -166,7 +175,18 @@ def select_metrics(rows: list[dict]) -> dict:
     selected["comparable"] = (
         all(row.get("comparable_to_published") is True for row in chosen_rows) if chosen_rows else None
     )
+    labels = [_comparability(row) for row in chosen_rows]
+    selected["comparability"] = max(labels, key=COMPARABILITY.index) if labels else None
+    reasons = sorted({str(row.get("comparability_reason") or "") for row in chosen_rows} - {""})
+    selected["comparability_reason"] = "; ".join(reasons) or None
     return selected
+
+
+def _comparability(row: dict) -> str:
+    label = row.get("comparability")
+    if label in COMPARABILITY:
+        return label
+    return "comparable" if row.get("comparable_to_published") is True else "not comparable"
 
 
 def _metric_columns(metric: str, row: dict | None) -> dict:
@@ -178,6 +198,9 @@ def _metric_columns(metric: str, row: dict | None) -> dict:
             "recall": row.get("recall"),
             "recall_std": row.get("recall_std"),
             "pr_feature_network": row.get("feature_network"),
+            # Only rows that carry the label show it in the tables.
+            "precision_comparability": row.get("comparability"),
+            "recall_comparability": row.get("comparability"),
         }
     columns = {
         metric: row.get("value"),
@@ -185,6 +208,7 @@ def _metric_columns(metric: str, row: dict | None) -> dict:
         f"{metric}_repeats": row.get("repeats"),
         f"{metric}_values": row.get("values"),
         f"{metric}_feature_network": row.get("feature_network"),
+        f"{metric}_comparability": row.get("comparability"),
     }
     if metric == "fid":
         columns["fid_num_samples"] = row.get("num_samples")
@@ -254,7 +278,12 @@ def load_run(run_dir: Path) -> dict:
     }
     energy, shown = record["energy_j"], record["images_shown"]
     record["energy_j_per_kimg"] = energy / (shown / 1000) if energy is not None and shown else None
-    record.update(select_metrics(_optional_lines(run_dir / "metrics.jsonl")))
+    droplets = [tick["droplet"] for tick in ticks if _mean([tick.get("droplet")]) is not None]
+    record["droplet"] = droplets[-1] if droplets else None  # the statistic at the end of training
+    # Lazy: the harness.metrics package loads torch. unique_rows: one row per key, never double-counted.
+    from harness.metrics.rows import unique_rows
+
+    record.update(select_metrics(unique_rows(_optional_lines(run_dir / "metrics.jsonl"))))
     if record["ppl_distances_file"]:
         record["ppl_distances_file"] = str(run_dir / record["ppl_distances_file"])
     record.update(_config_columns(_optional_json(run_dir / "config.json")))
@@ -284,14 +313,16 @@ def split_column(table: str, column: str) -> tuple[str, str | None]:
 
 
 def load_results(root: Path | str = "results") -> pd.DataFrame:
-    """One row per suite cell, with the run's selected metrics and descriptive columns.
+    """One row per (suite cell, training seed), with the run's selected metrics and descriptive
+    columns; harness.cells.summarize_cells turns it into one row per cell.
 
     Columns: suite, scale, table, row, column (the paper's dataset column), subcolumn (Table 2's D
-    label), paper_dataset, config, dataset_source, run, run_id, status (finished | partial |
+    label), seed, paper_dataset, config, dataset_source, run, run_id, status (finished | partial |
     missing | error), error, dataset, licence, attribution, kimg, images_shown, wall_s, img_per_s
     (training images/s), energy_j (joules), energy_j_per_kimg, snapshot_kimg, fid, fid_std, kid,
-    precision, recall, ppl, ppl_std, ppl_distances_file, feature_network, comparable, config_<field>
-    and env_<field>. Metrics that were not measured are NaN/None.
+    precision, recall, ppl, ppl_std, ppl_distances_file, feature_network, comparable, comparability,
+    droplet (the last tick's droplet statistic), config_<field> and env_<field>. Each metric is the
+    mean of its repeated evaluations of that seed's network. Metrics not measured are NaN/None.
     """
     root = Path(root)
     runs: dict[str, dict] = {}
@@ -311,6 +342,7 @@ def load_results(root: Path | str = "results") -> pd.DataFrame:
                     "row": str(cell.get("row", "")),
                     "column": column,
                     "subcolumn": subcolumn,
+                    "seed": int(cell.get("seed", 0)),
                     "paper_dataset": cell.get("paper_dataset", column),
                     "config": cell.get("config"),
                     "dataset_source": cell.get("dataset"),
@@ -330,9 +362,32 @@ def load_results(root: Path | str = "results") -> pd.DataFrame:
     return frame
 
 
+def load_speed(root: Path | str = "results") -> dict | None:
+    """`<root>/speed.json`, or None when absent: img/s of several configurations measured side by
+    side in one process (interleaved short timings of each configuration's training step), as
+    {"img_per_s": {config: [img/s per round]}, "method", "device", "threads", "dataset",
+    "resolution", "batch_size", "rounds", "steps_per_round", "written"}. Raises ResultsError for a
+    malformed file."""
+    path = Path(root) / SPEED_FILE
+    if not path.exists():
+        return None
+    speed = read_json(path)
+    rounds = speed.get("img_per_s")
+    if not isinstance(rounds, dict) or not all(
+        isinstance(values, list) and values and all(_mean([value]) is not None for value in values)
+        for values in rounds.values()
+    ):
+        raise ResultsError(f"{path}: 'img_per_s' must map each configuration to a non-empty list of "
+                           "finite img/s per round; re-run the speed measurement")
+    return speed
+
+
 def load_metric_rows(root: Path | str = "results") -> pd.DataFrame:
-    """Every metrics.jsonl row of every run (all snapshots, for curves), with a `run` column."""
-    return _load_long(root, "metrics.jsonl")
+    """Every metrics.jsonl row of every run (all snapshots, for curves; one row per key), with a
+    `run` column."""
+    from harness.metrics.rows import unique_rows  # lazy: the harness.metrics package loads torch
+
+    return _load_long(root, "metrics.jsonl", unique_rows)
 
 
 def load_stats(root: Path | str = "results") -> pd.DataFrame:
@@ -341,12 +396,12 @@ def load_stats(root: Path | str = "results") -> pd.DataFrame:
     return _load_long(root, "stats.jsonl")
 
 
-def _load_long(root: Path | str, name: str) -> pd.DataFrame:
+def _load_long(root: Path | str, name: str, select=list) -> pd.DataFrame:
     root = Path(root)
     frames = []
     for run_dir in find_run_dirs(root):
         try:
-            rows = _optional_lines(run_dir / name)
+            rows = select(_optional_lines(run_dir / name))
         except (ResultsError, OSError) as error:
             warnings.warn(f"skipping {name} of {run_dir}: {error}", stacklevel=3)
             continue

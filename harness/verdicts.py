@@ -12,7 +12,8 @@ speed, one value per interleaved timing round).
   as about equal, since the margin states the smallest change that matters.
 - One value on either side: there is no between-seed variance, so a difference is "lower" /
   "higher" only when it exceeds ONE_SEED_MULTIPLE times the evaluation spread (the repeats' std of
-  both cells, combined); otherwise "inconclusive", never "about equal".
+  both cells, combined); otherwise "inconclusive", never "about equal". Without a positive spread
+  (not recorded, or repeats that agreed exactly) one seed decides nothing.
 """
 
 import math
@@ -151,17 +152,18 @@ class Comparison:
     @property
     def test(self) -> str:
         if self.ci95 is not None:
-            return (f"Welch t over {self.n[0]} vs {self.n[1]} values: 95% CI of the difference excludes 0, "
-                    f"or its 90% CI lies inside ±{format_number(self.margin)} (equivalence)")
+            return ("Welch t: about equal when the 90% CI of the difference lies inside the margin (two "
+                    "one-sided tests at 5%), else lower/higher when its 95% CI excludes 0")
         return (f"one seed: |difference| > {ONE_SEED_MULTIPLE:g} x evaluation spread (a 95% test if the "
                 f"between-seed std is at most {SEED_TO_EVAL_RATIO:.1f}x the evaluation std)")
 
     def describe(self) -> str:
         text = f"difference {format_number(self.difference, signed=True)}"
         if self.ci95 is not None:
-            return text + f" [95% CI {_interval(self.ci95)}; 90% CI {_interval(self.ci90)}]"
+            return (text + f" [95% CI {_interval(self.ci95)}; 90% CI {_interval(self.ci90)}], margin "
+                    f"±{format_number(self.margin)}")
         if self.threshold is None:
-            return text + " (evaluation spread not recorded)"
+            return text + " (no evaluation spread to judge it by: not recorded, or repeats agreed exactly)"
         return text + f" vs {ONE_SEED_MULTIPLE:g} x evaluation spread {format_number(self.threshold)}"
 
 
@@ -172,7 +174,9 @@ def compare(metric: str, baseline: Sample, other: Sample) -> Comparison:
     common = dict(metric=metric, difference=difference, margin=margin, n=(baseline.n, other.n))
     if baseline.n < 2 or other.n < 2:
         spreads = [s.eval_std for s in (baseline, other) if _is_number(s.eval_std)]
-        threshold = ONE_SEED_MULTIPLE * math.hypot(*spreads) if len(spreads) == 2 else None
+        spread = math.hypot(*spreads) if len(spreads) == 2 else 0.0
+        # Zero spread (repeats that agreed exactly) measures no noise, so it cannot decide anything.
+        threshold = ONE_SEED_MULTIPLE * spread if spread > 0 else None
         decided = threshold is not None and abs(difference) > threshold
         verdict = _direction(difference) if decided else Verdict.INCONCLUSIVE
         return Comparison(verdict=verdict, threshold=threshold, **common)
@@ -237,5 +241,12 @@ def _interval(bounds: tuple[float, float]) -> str:
     return f"{format_number(bounds[0])} to {format_number(bounds[1])}"
 
 
+def as_number(value) -> float | None:
+    """`value` as a float when it is a finite real number (not a bool), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
 def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return as_number(value) is not None

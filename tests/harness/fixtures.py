@@ -82,9 +82,10 @@ def write_run(
         write_lines(run_dir / "metrics.jsonl", list(metrics))
     if summary is not None:
         (run_dir / "summary.json").write_text(json.dumps(summary))
-    if samples:
+    if samples:  # the lowest-FID snapshot's grid and the first snapshot's
         (run_dir / "figures").mkdir(exist_ok=True)
         (run_dir / "figures" / "samples.png").write_bytes(png_bytes(len(config)))
+        (run_dir / "figures" / "samples_first.png").write_bytes(png_bytes(len(config) + 50))
     if feature_maps is not None:
         (run_dir / "figures").mkdir(exist_ok=True)
         np.save(run_dir / "figures" / "feature_maps.npy", feature_maps.astype(np.float32))
@@ -211,3 +212,38 @@ def write_untrained_store(root: Path) -> None:
     cell = _cell("table1", "A", "FFHQ", "A", "table1/A__ffhq", dataset="openmoji")
     suite = {"suite": "table1", "scale": "smoke", "cells": [cell]}
     (root / "table1/suite.json").write_text(json.dumps(suite))
+
+
+# ---- a store in the seeded format: one suite.json entry per (cell, training seed), speed.json ----
+
+def write_seeded_store(root: Path, values: dict, *, speed: dict | None = None, eval_std: float = 0.1) -> None:
+    """Suite table1 with one run per (config, seed) under `table1/<config>__ffhq__seed<k>`.
+
+    values: {config: {metric: [one value per seed]}} for fid / ppl / precision / recall / droplet;
+    each metric row gets std `eval_std`; speed: img/s per round per config, written to speed.json.
+    """
+    cells = []
+    for config, metrics in values.items():
+        seeds = len(next(iter(metrics.values())))
+        for seed in range(seeds):
+            folder = f"table1/{config}__ffhq__seed{seed}"
+            rows = [metric_row(metric, metrics[metric][seed], 2.0, std=eval_std)
+                    for metric in ("fid", "ppl") if metric in metrics]
+            if "precision" in metrics:
+                precision, recall = metrics["precision"][seed], metrics["recall"][seed]
+                rows.append(metric_row("pr", precision, 2.0, precision=precision, recall=recall,
+                                       precision_std=eval_std, recall_std=eval_std))
+            ticks = ticks_for(100.0, metrics.get("droplet", [0.1] * seeds)[seed])
+            write_run(root / folder, config, metrics=rows, ticks=ticks, summary=summary_for(100.0))
+            cells.append(dict(_cell("table1", config, "FFHQ", config, folder), seed=seed))
+    (root / "table1").mkdir(parents=True, exist_ok=True)
+    (root / "table1" / "suite.json").write_text(json.dumps(dict(
+        suite="table1", scale="cpu", seeds=max(cell["seed"] for cell in cells) + 1, cells=cells,
+        evaluations={"table1": 2}, evaluations_source={"table1": "fixture"},
+    )))
+    if speed is not None:
+        (root / "speed.json").write_text(json.dumps(dict(
+            method="interleaved rounds", device="cpu (fixture)", threads=2, dataset="fixture", resolution=16,
+            batch_size=8, rounds=len(next(iter(speed.values()))), steps_per_round=16, img_per_s=speed,
+            written="2024-01-01T00:00:00",
+        )))

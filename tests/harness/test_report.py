@@ -13,9 +13,18 @@ import pytest
 from PIL import Image
 
 from harness import report
-from harness.published import DOWN, SAME, UP, direction, load_published
-from harness.results import load_results
-from tests.harness.fixtures import XSS_DATASET, XSS_RUN_ID, build_fixture_tree, write_untrained_store
+from harness.cells import summarize_cells
+from harness.findings import evaluate_findings
+from harness.published import load_published
+from harness.results import load_results, load_stats
+from harness.verdicts import Outcome
+from tests.harness.fixtures import (
+    XSS_DATASET,
+    XSS_RUN_ID,
+    build_fixture_tree,
+    write_seeded_store,
+    write_untrained_store,
+)
 
 ESCAPED_DATASET = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -40,28 +49,56 @@ def test_published_numbers_match_spec_section_5():
     assert (skips.baseline_row, skips.baseline_subcolumn) == ("G original", "D input skips")
 
 
-def test_direction():
-    assert direction(4.39, 4.40) == SAME  # within 2%
-    assert direction(3.31, 4.34) == DOWN and direction(0.449, 0.418) == UP
-    assert direction(10.5, 10.0, spread=1.0) == SAME and direction(12.0, 10.0, spread=1.0) == UP
-    assert direction(None, 1.0) is None and direction(float("nan"), 1.0) is None
+METRICS = ("fid", "ppl", "precision", "recall")
+INDEX = {(column, metric): i for i, (column, metric) in
+         enumerate((c, m) for c in ("FFHQ", "LSUN Car") for m in METRICS)}
 
 
-def test_cells_show_direction_and_agreement(results_tree):
-    published = load_published()
-    table = report.build_table(published, load_results(results_tree.root), "table1")
-    metrics = ("fid", "ppl", "precision", "recall")
-    index = {(column, metric): i for i, (column, metric) in
-             enumerate((c, m) for c in ("FFHQ", "LSUN Car") for m in metrics)}
-    rows = {row.label.split()[0]: row for row in table.rows}
-    b_fid = rows["B"].cells[index[("FFHQ", "fid")]]
-    assert b_fid.measured == "41.00 ± 0.10" and b_fid.paper == "4.39" and b_fid.compared_with == "A"
-    assert (b_fid.measured_direction, b_fid.paper_direction, b_fid.agrees) == (UP, SAME, False)
-    d_ppl = rows["D"].cells[index[("FFHQ", "ppl")]]
-    assert (d_ppl.measured_direction, d_ppl.paper_direction, d_ppl.agrees) == (DOWN, DOWN, True)
-    car = rows["B"].cells[index[("LSUN Car", "fid")]]
+def table1_rows(root) -> dict:
+    table = report.build_table(load_published(), summarize_cells(load_results(root)), "table1")
+    return {row.label.split()[0]: row for row in table.rows}
+
+
+def test_one_seed_cells_are_inconclusive_unless_far_beyond_the_evaluation_spread(results_tree):
+    rows = table1_rows(results_tree.root)
+    b_fid = rows["B"].cells[INDEX[("FFHQ", "fid")]]
+    assert b_fid.measured == "41.00 (n=1)" and b_fid.paper == "4.39" and b_fid.compared_with == "A"
+    # 40 -> 41 against 10 x evaluation spread 0.14: inconclusive, so neither agreement nor a cross.
+    assert (b_fid.measured_direction, b_fid.paper_direction, b_fid.agrees) == ("?", "≈", None)
+    assert "one seed" in b_fid.verdict_detail
+    e_fid = rows["E"].cells[INDEX[("FFHQ", "fid")]]  # D 39 -> E 35: 4 > 1.4, as the paper's 4.34 -> 3.31
+    assert (e_fid.measured_direction, e_fid.paper_direction, e_fid.agrees) == ("↓", "↓", True)
+    car = rows["B"].cells[INDEX[("LSUN Car", "fid")]]
     assert car.measured is None and car.paper == "3.04" and car.agrees is None
     assert rows["A"].cells[0].compared_with is None
+
+
+def seeds(mean: float) -> list[float]:
+    return [0.99 * mean, mean, 1.01 * mean]
+
+
+def test_cells_show_mean_ci_and_n_and_agree_with_the_findings(tmp_path):
+    write_seeded_store(tmp_path, {
+        "A": {"fid": seeds(40.0), "precision": seeds(0.60), "recall": seeds(0.30)},
+        "B": {"fid": seeds(40.1), "precision": seeds(0.70), "recall": seeds(0.35)},  # precision rose
+        "C": {"fid": seeds(39.9), "ppl": seeds(240.0)},
+        "D": {"fid": seeds(39.0), "ppl": seeds(150.0)},
+    })
+    rows = table1_rows(tmp_path)
+    d_ppl = rows["D"].cells[INDEX[("FFHQ", "ppl")]]
+    assert d_ppl.measured == "150.0 ± 3.7 (n=3)"  # t(0.975, 2) x 1.5 / sqrt(3) = 3.73
+    assert (d_ppl.measured_direction, d_ppl.agrees) == ("↓", True) and "95% CI" in d_ppl.verdict_detail
+    b_precision = rows["B"].cells[INDEX[("FFHQ", "precision")]]
+    b_directions = (b_precision.measured_direction, b_precision.paper_direction, b_precision.agrees)
+    assert b_directions == ("↑", "↓", False)
+    b_fid = rows["B"].cells[INDEX[("FFHQ", "fid")]]
+    assert (b_fid.measured_direction, b_fid.agrees) == ("≈", True)
+    # The findings judge the same changes with the same rule: D's PPL reproduced, B's precision contradicted.
+    findings = evaluate_findings(load_results(tmp_path), load_stats(tmp_path))
+    claims = {claim.text: claim.outcome for finding in findings for claim in finding.claims}
+    assert claims["FFHQ: PPL D < C"] is Outcome.REPRODUCED
+    assert claims["FFHQ: precision B < A"] is Outcome.CONTRADICTED
+    assert claims["FFHQ: FID B ≈ A"] is Outcome.REPRODUCED
 
 
 @pytest.fixture(scope="module")
@@ -78,20 +115,36 @@ def test_report_has_tables_figures_and_escapes_names(rendered):
     assert sorted(p.name for p in path.parent.iterdir()) == ["report.html"]  # no temporary file left
     for table_id in ("table1", "table2-ffhq", "table2-lsun-car", "table3", "findings", "datasets-table"):
         assert f'id="{table_id}"' in html
-    # 7 figures + 8 runs' sample grids + 1 real-image grid, all inline.
-    assert html.count('src="data:image/png;base64,') == 16
+    # 8 figures (no speed.json: no side-by-side figure) + 8 runs' two sample grids + 1 real-image grid.
+    assert html.count('src="data:image/png;base64,') == 25
     assert "http://" not in html and "https://" not in html  # self-contained
     assert XSS_DATASET not in html and ESCAPED_DATASET in html
     assert XSS_RUN_ID not in html and "A-large__&lt;img src=x onerror=alert(2)&gt;" in html
     assert "Not comparable to published values" in html and "efficientnet-lite0" in html
     assert "CC BY-SA 4.0" in html and "OpenMoji" in html and "not measured" in html
+    assert 'id="coverage"' in html and 'id="one-seed-note"' in html and 'id="margins"' in html
+    assert "first snapshot | lowest FID" in html and "Training progress" in html
 
 
 def test_no_banner_when_every_metric_is_comparable(results_tree):
     for path in results_tree.root.glob("*/*/metrics.jsonl"):
         rows = [json.loads(line) for line in path.read_text().splitlines()]
         path.write_text("".join(json.dumps({**row, "comparable_to_published": True}) + "\n" for row in rows))
-    assert report.comparability_banner(load_results(results_tree.root)) == {"show": False, "networks": []}
+    assert not report.comparability_banner(load_results(results_tree.root))["show"]
+
+
+def test_banner_and_cells_show_the_comparability_label(results_tree):
+    for path in results_tree.root.glob("*/*/metrics.jsonl"):
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        label = {"comparability": "approximately comparable", "comparability_reason": "10,000 samples"}
+        labelled = [{**row, **label} for row in rows]
+        path.write_text("".join(json.dumps(row) + "\n" for row in labelled))
+    results = load_results(results_tree.root)
+    banner = report.comparability_banner(results)
+    assert banner["show"] and banner["headline"] == "Approximately comparable to published values."
+    assert banner["reasons"] == ["10,000 samples"]
+    fid = table1_rows(results_tree.root)["B"].cells[INDEX[("FFHQ", "fid")]]
+    assert fid.comparability == "approximately comparable"
 
 
 def test_empty_store_renders_not_measured(tmp_path):
@@ -103,7 +156,7 @@ def test_empty_store_renders_not_measured(tmp_path):
 
 
 def test_cli_hooks(results_tree, tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "_figure_views", lambda results, stats: [])  # figures tested above
+    monkeypatch.setattr(report, "_figure_views", lambda *tables: [])  # figures tested above
     parser = argparse.ArgumentParser()
     report.add_arguments(parser)
     args = parser.parse_args(["--results", str(results_tree.root), "--out", str(tmp_path / "r.html")])
@@ -166,7 +219,7 @@ def test_report_in_headless_chromium(rendered, tmp_path):
     assert dom.scripts == 0  # the `<script>` in a dataset name stayed text
     text = "".join(dom.text)
     assert XSS_DATASET in text and XSS_RUN_ID in text  # shown as text, exactly as named
-    assert len(dom.images) == 16
+    assert len(dom.images) == 25
     for src in dom.images:
         assert src.startswith("data:image/png;base64,")
         with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as image:

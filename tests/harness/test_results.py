@@ -1,4 +1,4 @@
-"""The results store: lowest-FID snapshot selection, shared runs, corrupt files, merging."""
+"""The results store: lowest-FID snapshot selection, seeds, shared runs, corrupt files, speed, merging."""
 
 import json
 import math
@@ -11,6 +11,7 @@ from harness.results import (
     ResultsError,
     load_metric_rows,
     load_results,
+    load_speed,
     load_stats,
     merge_results,
     read_json,
@@ -26,6 +27,7 @@ from tests.harness.fixtures import (
     summary_for,
     ticks_for,
     write_run,
+    write_seeded_store,
     write_untrained_store,
 )
 
@@ -209,3 +211,48 @@ def test_a_store_with_no_trained_run_still_has_every_column(tmp_path):
     frame = load_results(tmp_path)
     assert list(frame["status"]) == ["missing"] and frame["fid"].isna().all()
     assert list(frame["dataset"]) == ["openmoji"] and frame["comparable"].isna().all()
+
+
+def test_older_stores_are_seed_0_and_the_droplet_is_the_last_ticks(results_tree):
+    frame = load_results(results_tree.root)
+    assert set(frame["seed"]) == {0}
+    assert cell(frame, "table1", "A")["droplet"] == 0.30 and cell(frame, "table1", "B")["droplet"] == 0.05
+
+
+def test_one_row_per_cell_and_training_seed(tmp_path):
+    write_seeded_store(tmp_path, {"C": {"fid": [40.0, 41.0, 42.0]}, "D": {"fid": [30.0, 31.0]}})
+    frame = load_results(tmp_path)
+    assert list(zip(frame["row"], frame["seed"], frame["run_id"], strict=True)) == [
+        ("C", 0, "C__ffhq__seed0"), ("C", 1, "C__ffhq__seed1"), ("C", 2, "C__ffhq__seed2"),
+        ("D", 0, "D__ffhq__seed0"), ("D", 1, "D__ffhq__seed1")]
+    assert list(frame["fid"]) == [40.0, 41.0, 42.0, 30.0, 31.0] and (frame["scale"] == "cpu").all()
+
+
+def test_a_metric_row_written_twice_is_counted_once(results_tree):
+    path = results_tree.root / "table1/A__ffhq/metrics.jsonl"
+    before = load_metric_rows(results_tree.root)
+    path.write_text(path.read_text() + path.read_text().splitlines(keepends=True)[1])  # FID @2 again
+    after = load_metric_rows(results_tree.root)
+    assert len(after) == len(before)
+    assert cell(load_results(results_tree.root), "table1", "A")["fid"] == 40.0
+
+
+def test_comparability_labels_per_metric_and_overall(tmp_path):
+    rows = [metric_row("fid", 9.0, 1.0, comparability="approximately comparable",
+                       comparability_reason="10,000 samples instead of 50,000"),
+            metric_row("ppl", 5.0, 1.0, comparable_to_published=True)]  # an older row: flag only
+    selected = select_metrics(rows)
+    assert selected["fid_comparability"] == "approximately comparable"
+    assert selected["ppl_comparability"] is None  # only labelled rows show a label in the tables
+    assert selected["comparability"] == "approximately comparable" and selected["comparable"] is False
+    assert selected["comparability_reason"] == "10,000 samples instead of 50,000"
+    assert select_metrics([metric_row("fid", 9.0, 1.0)])["comparability"] == "not comparable"
+
+
+def test_side_by_side_speed(tmp_path):
+    assert load_speed(tmp_path) is None
+    write_seeded_store(tmp_path, {"A": {"fid": [1.0]}}, speed={"A": [37.0, 36.0], "E": [61.0, 60.0]})
+    assert load_speed(tmp_path)["img_per_s"]["E"] == [61.0, 60.0]
+    (tmp_path / "speed.json").write_text(json.dumps({"img_per_s": {"A": []}}))
+    with pytest.raises(ResultsError, match="speed.json: 'img_per_s' must map each configuration"):
+        load_speed(tmp_path)

@@ -109,6 +109,8 @@ def test_one_seed_decides_only_differences_large_against_the_evaluation_spread()
     assert compare("fid", base, Sample(values=(100.0,), eval_std=2.0)).verdict is Verdict.INCONCLUSIVE
     no_spread = compare("img_per_s", Sample(values=(10.0,)), Sample(values=(99.0,)))
     assert no_spread.verdict is Verdict.INCONCLUSIVE and "not recorded" in no_spread.describe()
+    exact = Sample(values=(0.0,), eval_std=0.0)  # repeats that agreed exactly measure no noise
+    assert compare("precision", exact, Sample(values=(0.04,), eval_std=0.0)).verdict is Verdict.INCONCLUSIVE
     # Several seeds on one side only: still the one-seed rule.
     assert compare("fid", base, Sample(values=(1.0, 1.1), eval_std=0.1)).ci95 is None
 

@@ -23,6 +23,7 @@ DESCRIPTIVE = ("scale", "paper_dataset", "config", "dataset", "dataset_source", 
                "comparable", "comparability", "comparability_reason")
 STATUS_ORDER = ("error", "missing", "partial", "finished")  # a cell is as done as its least done seed
 COMPARABILITY_ORDER = ("not comparable", "approximately comparable", "comparable")
+TABLE_ORDER = {"table1": 0, "table2": 1, "table3": 2}
 
 
 def summarize_cells(results: pd.DataFrame) -> pd.DataFrame:
@@ -77,6 +78,15 @@ def _metric_summary(metric: str, seeds: list[dict]) -> dict:
         f"{metric}_eval_std": math.sqrt(sum(std * std for std in stds) / len(stds)) if stds else None,
         f"{metric}_comparability": min(labels, key=COMPARABILITY_ORDER.index) if labels else None,
     }
+
+
+def in_paper_order(results: pd.DataFrame) -> pd.DataFrame:
+    """`results` with Table 1's cells first, then Table 2's and Table 3's, then the rest (Figure 8),
+    keeping the order within each table; runs shared by several tables then appear under the first."""
+    if results.empty or "table" not in results:
+        return results
+    rank = results["table"].map(TABLE_ORDER).fillna(len(TABLE_ORDER))
+    return results.iloc[rank.reset_index(drop=True).sort_values(kind="stable").index]
 
 
 def _missing(value) -> bool:

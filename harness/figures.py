@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
+from harness.cells import in_paper_order
 from harness.findings import figure8_runs, run_shares
 from harness.verdicts import t_interval
 
@@ -153,9 +154,7 @@ def _curve_points(metric_rows: pd.DataFrame) -> pd.DataFrame:
 
 def _config_order(results: pd.DataFrame) -> list[str]:
     """Configurations in the paper's order: Table 1's rows, then Table 2's, then the rest."""
-    rank = {"table1": 0, "table2": 1, "table3": 2}
-    ordered = results.assign(_rank=results["table"].map(rank).fillna(3)).sort_values("_rank", kind="stable")
-    return list(dict.fromkeys(ordered["config"].dropna()))
+    return list(dict.fromkeys(in_paper_order(results)["config"].dropna()))
 
 
 def training_curves(metric_rows: pd.DataFrame, results: pd.DataFrame) -> bytes | None:
@@ -225,7 +224,7 @@ def cost_bars(results: pd.DataFrame) -> bytes | None:
     if results.empty:
         return None
     runs = results.drop_duplicates("run")
-    order = list(dict.fromkeys(runs["config"]))  # suite order: A-F, A-large, then Table 2
+    order = _config_order(results)  # A-F, A-large, then Table 2
     panels = []
     for column, label, scale in (
         ("img_per_s", "training img/s", 1.0),

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness import figures
-from harness.cells import cell_sample, find_cell, format_estimate, summarize_cells
+from harness.cells import cell_sample, find_cell, format_estimate, in_paper_order, summarize_cells
 from harness.findings import evaluate_findings
 from harness.io import write_text_atomic
 from harness.published import Published, load_published
@@ -199,7 +199,7 @@ def _sample_groups(root: Path, results: pd.DataFrame) -> list[SampleGroup]:
     groups = []
     if results.empty:
         return groups
-    runs = results.drop_duplicates("run")
+    runs = in_paper_order(results).drop_duplicates("run")
     for column, members in runs.groupby("column", sort=False):
         slug = str(column).lower().replace(" ", "-")
         reals = next((uri for path in sorted(root.glob(f"*/reals__{slug}.png"))

@@ -9,6 +9,7 @@ positive semi-definite matrix: its eigenvalues are real and clipped at 0, so nea
 import numpy as np
 
 HIGHER_IS_BETTER = False
+STATISTICS_BLOCK_ROWS = 1024
 
 
 def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
@@ -17,6 +18,60 @@ def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
     if features.ndim != 2 or len(features) < 2:
         raise ValueError(f"features must be [N, D] with N >= 2, got shape {features.shape}")
     return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+class RunningStatistics:
+    """Mean and unbiased covariance of a stream of features in O(D^2) memory, whatever the count N.
+
+    Keeps float64 running sums of the features and of their outer products, as stylegan2-ada-pytorch
+    metrics/metric_utils.py FeatureStats does (capture_mean_cov), but of the features minus a shift (the
+    mean of the first block) so the covariance does not lose digits to a large mean, and divided by
+    N - 1 as TF StyleGAN2 metrics/frechet_inception_distance.py's np.cov. Rows are summed in fixed
+    blocks of `block_rows`, so the result does not depend on how the stream was batched.
+    """
+
+    def __init__(self, block_rows: int = STATISTICS_BLOCK_ROWS):
+        self.block_rows, self.count = block_rows, 0
+        self.pending: list[np.ndarray] = []
+        self.shift = self.sum = self.outer = None
+
+    def update(self, features) -> None:
+        """Add features [B, D] (any float dtype)."""
+        features = np.asarray(features)
+        if features.ndim != 2:
+            raise ValueError(f"features must be [B, D], got shape {features.shape}")
+        self.pending.append(features.astype(np.float64))
+        self.count += len(features)
+        while sum(len(part) for part in self.pending) >= self.block_rows:
+            rows = np.concatenate(self.pending)
+            self._add_block(rows[:self.block_rows])
+            self.pending = [rows[self.block_rows:]]
+
+    def _add_block(self, rows: np.ndarray) -> None:
+        if self.shift is None:
+            self.shift = rows.mean(axis=0)
+        self.sum, self.outer = _add_centred(rows - self.shift, self.sum, self.outer)
+
+    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean [D] and unbiased covariance [D, D] (float64) of every row added so far."""
+        if self.count < 2:
+            raise ValueError(f"statistics need at least 2 feature rows, got {self.count}")
+        total, outer, shift = self.sum, self.outer, self.shift
+        rest = [part for part in self.pending if len(part)]
+        if rest:  # the last, partial block: summed here, the stored sums stay as they are
+            rows = np.concatenate(rest)
+            shift = rows.mean(axis=0) if shift is None else shift
+            total, outer = _add_centred(rows - shift, total, outer)
+        centred_mean = total / self.count
+        cov = (outer - self.count * np.outer(centred_mean, centred_mean)) / (self.count - 1)
+        return shift + centred_mean, cov
+
+
+def _add_centred(centred: np.ndarray, total, outer) -> tuple[np.ndarray, np.ndarray]:
+    """(total + column sums, outer + centred^T centred) as new arrays; None sums start at 0."""
+    block_sum, block_outer = centred.sum(axis=0), centred.T @ centred
+    return (block_sum if total is None else total + block_sum,
+            block_outer if outer is None else outer + block_outer)
 
 
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:

@@ -4,10 +4,17 @@ In W, "end" sampling (t = 0): for latents z0, z1 and w_i = mapping(z_i), the per
 d(g(w0), g(lerp(w0, w1, epsilon))) / epsilon^2 with epsilon = 1e-4, on the full image (no crop),
 downsampled to 256 by area averaging if larger, d = LPIPS (VGG-16). Values outside the 1st-99th
 percentile are dropped and the rest averaged. Images are NOT quantised: the epsilon-sized change would
-vanish. Pixels are mapped to 0..255 as x * 127.5 + 128, the map the other metrics quantise.
+vanish; pixels are mapped to 0..255 as (x + 1) * 255 / 2, as both official implementations do.
+
+Noise inputs (noise='fresh', the official protocol): every batch draws new noise maps, shared by all
+images of that batch, both ends of each pair included (TF StyleGAN2 metrics/perceptual_path_length.py
+re-runs the noise variables' initialisers for every minibatch; stylegan2-ada-pytorch
+metrics/perceptual_path_length.py copies new random values into the `noise_const` buffers per batch).
+Here the maps are drawn from a generator seeded by the batch's first seed, so results are reproducible.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -15,6 +22,8 @@ import torch
 HIGHER_IS_BETTER = False
 PPL_EPSILON = 1e-4
 PPL_MAX_RESOLUTION = 256
+NOISE_CHOICES = ("fresh", "frozen", "none")
+NOISE_STREAM = 0x9E3779B9  # separates noise seeds from latent seeds (same integer, different numbers)
 
 
 def sample_latents(seeds: range, z_dim: int, per_seed: int = 1) -> torch.Tensor:
@@ -22,6 +31,35 @@ def sample_latents(seeds: range, z_dim: int, per_seed: int = 1) -> torch.Tensor:
     so a sample's latents do not depend on the batch it is in (edm's StackedRandomGenerator idea)."""
     return torch.stack([torch.randn(per_seed, z_dim, generator=torch.Generator().manual_seed(seed))
                         for seed in seeds])
+
+
+def noise_seed(seed: int) -> int:
+    """The seed of the noise drawn for a batch whose first latent seed is `seed` (a separate stream)."""
+    return int(np.random.SeedSequence([NOISE_STREAM, seed]).generate_state(1, np.uint64)[0] >> 1)
+
+
+@contextmanager
+def fresh_noise(G: torch.nn.Module, seed: int) -> Iterator[None]:
+    """Inside: every `*.noise_const` buffer of G holds new standard normal values drawn from `seed`;
+    afterwards the original buffers are back (G is unchanged)."""
+    buffers = [buffer for name, buffer in G.named_buffers() if name.endswith("noise_const")]
+    saved = [buffer.clone() for buffer in buffers]
+    generator = torch.Generator().manual_seed(noise_seed(seed))
+    try:
+        with torch.no_grad():
+            for buffer in buffers:
+                buffer.copy_(torch.randn(buffer.shape, generator=generator, dtype=torch.float32))
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, original in zip(buffers, saved, strict=True):
+                buffer.copy_(original)
+
+
+def to_pixel_range(images: torch.Tensor) -> torch.Tensor:
+    """Generator output in about [-1, 1] -> 0..255 as (x + 1) * 255 / 2, unclamped and unquantised
+    (official: perceptual_path_length.py in TF StyleGAN2 and in stylegan2-ada-pytorch)."""
+    return (images + 1) * (255 / 2)
 
 
 def downsample_to(images: torch.Tensor, size: int = PPL_MAX_RESOLUTION) -> torch.Tensor:
@@ -35,27 +73,43 @@ def downsample_to(images: torch.Tensor, size: int = PPL_MAX_RESOLUTION) -> torch
     return images.reshape(*images.shape[:2], size, factor, size, factor).mean(dim=(3, 5))
 
 
+def _synthesize_pairs(G, batch_seeds: range, epsilon: float, noise: str, device) -> torch.Tensor:
+    """Images [2n, 3, H, W] (float32, about [-1, 1]): the n start points, then the n epsilon-steps."""
+    z = sample_latents(batch_seeds, G.z_dim, per_seed=2).to(device)
+    n = len(batch_seeds)
+    ws = G.mapping(z.reshape(2 * n, G.z_dim), psi=1.0).reshape(n, 2, G.num_ws, G.w_dim).float()
+    w_start = ws[:, 0]
+    w_end = torch.lerp(ws[:, 0], ws[:, 1], epsilon)  # t = 0 ("end" sampling), t + epsilon
+    ws_pairs = torch.cat([w_start, w_end])
+    if noise == "none":
+        return G.synthesis(ws_pairs, noise_mode="none").float()
+    if noise == "frozen":
+        return G.synthesis(ws_pairs, noise_mode="const").float()
+    with fresh_noise(G, batch_seeds[0]):
+        return G.synthesis(ws_pairs, noise_mode="const").float()
+
+
 @torch.no_grad()
 def path_lengths(
     G, distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, seeds: range,
     epsilon: float = PPL_EPSILON, batch_size: int = 16, device: torch.device | str = "cpu",
-    noise_mode: str = "const", max_resolution: int = PPL_MAX_RESOLUTION,
+    noise: str = "fresh", max_resolution: int = PPL_MAX_RESOLUTION,
 ) -> np.ndarray:
     """Per-sample path lengths [len(seeds)] (float64) of generator G under `distance` (images 0..255).
 
     Sample i uses latents z0, z1 drawn from seed seeds[i]; G exposes mapping(z) -> ws [N, num_ws, w_dim]
-    and synthesis(ws, noise_mode=...) -> images [N, 3, H, W] in about [-1, 1].
+    and synthesis(ws, noise_mode=...) -> images [N, 3, H, W] in about [-1, 1]. `noise`: 'fresh' (new
+    maps per batch, the official protocol), 'frozen' (G's own noise_const buffers for every sample) or
+    'none' (no noise inputs). With 'fresh' a sample's value depends on the batches (as officially).
     """
+    if noise not in NOISE_CHOICES:
+        raise ValueError(f"noise must be one of {NOISE_CHOICES}, got {noise!r}")
     out = np.empty(len(seeds), dtype=np.float64)
     for start in range(0, len(seeds), batch_size):
         batch_seeds = seeds[start:start + batch_size]
-        z = sample_latents(batch_seeds, G.z_dim, per_seed=2).to(device)
         n = len(batch_seeds)
-        ws = G.mapping(z.reshape(2 * n, G.z_dim), psi=1.0).reshape(n, 2, G.num_ws, G.w_dim).float()
-        w_start = ws[:, 0]
-        w_end = torch.lerp(ws[:, 0], ws[:, 1], epsilon)  # t = 0 ("end" sampling), t + epsilon
-        images = G.synthesis(torch.cat([w_start, w_end]), noise_mode=noise_mode).float()
-        images = downsample_to(images * 127.5 + 128.0, max_resolution)
+        images = _synthesize_pairs(G, batch_seeds, epsilon, noise, device)
+        images = to_pixel_range(downsample_to(images, max_resolution))  # official order: downsample, scale
         dist = distance(images[:n], images[n:]).double() / epsilon**2
         out[start:start + n] = dist.cpu().numpy()
     return out

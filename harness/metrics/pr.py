@@ -4,78 +4,112 @@ Each set's manifold is the union of hyperspheres around its points with radius t
 k-th nearest neighbour (the (k+1)-th smallest distance, as the point itself is at 0). Precision = share
 of generated samples inside the real manifold; recall = share of real samples inside the generated one.
 Distances are compared squared (same order, no square roots); peak memory is row_batch x col_batch.
+
+Two arithmetics (`precision=`):
+- 'official': the float16 arithmetic of the code the paper's numbers came from (TF StyleGAN2
+  metrics/precision_recall.py): features enter as float16 (its float16 placeholders), the squared
+  distances |u|^2 - 2 u.v + |v|^2 are computed op by op in float16 (squares, norms, the matmul with
+  float32 accumulation as on the GPU, each sum rounded to float16), the k-th neighbour radii are taken
+  from and kept in float16, and the comparison is float16 against float16. (stylegan2-ada-pytorch
+  metrics/precision_recall.py also rounds features to float16 but takes Euclidean, not squared,
+  float16 distances from torch.cdist; its radii are float16 too.)
+- 'exact': float64 throughout.
 """
 
 import numpy as np
 import torch
 
 HIGHER_IS_BETTER = True
+PRECISIONS = ("official", "exact")
 
 
-def _as_tensor(features, device, dtype) -> torch.Tensor:
+def _round16(tensor: torch.Tensor) -> torch.Tensor:
+    """Round to the nearest float16 (overflow -> inf), kept as float32 so every device computes it."""
+    return tensor.half().float()
+
+
+def _as_tensor(features, device, precision: str) -> torch.Tensor:
     tensor = torch.as_tensor(np.asarray(features) if not isinstance(features, torch.Tensor) else features)
     if tensor.ndim != 2:
         raise ValueError(f"features must be [N, D], got shape {list(tensor.shape)}")
-    return tensor.to(device=device, dtype=dtype)
+    if precision == "official":  # official: TF metrics/precision_recall.py, float16 feature placeholders
+        return _round16(tensor.to(device=device, dtype=torch.float32))
+    return tensor.to(device=device, dtype=torch.float64)
 
 
-def _squared_distances(rows: torch.Tensor, cols: torch.Tensor, cols_sq: torch.Tensor) -> torch.Tensor:
-    """||r - c||^2 [R, C] via |r|^2 + |c|^2 - 2 r.c, clamped at 0 against round-off."""
-    rows_sq = rows.square().sum(dim=1, keepdim=True)
-    return (rows_sq + cols_sq[None, :] - 2.0 * rows @ cols.T).clamp_(min=0)
+def squared_norms(features: torch.Tensor, precision: str) -> torch.Tensor:
+    """|x|^2 [N]; 'official': float16 squares summed with float32 accumulation, rounded to float16."""
+    if precision == "official":
+        return _round16(_round16(features.square()).sum(dim=1))
+    return features.square().sum(dim=1)
 
 
-def kth_neighbour_radii(features: torch.Tensor, k: int, batch_size: int) -> torch.Tensor:
-    """Squared distance [N] from each point to its k-th nearest other point in the same set."""
+def squared_distances(rows: torch.Tensor, rows_sq: torch.Tensor, cols: torch.Tensor, cols_sq: torch.Tensor,
+                      precision: str) -> torch.Tensor:
+    """||r - c||^2 [R, C] as |r|^2 - 2 r.c + |c|^2 (the official op order), clamped at 0."""
+    if precision == "official":  # official: TF metrics/precision_recall.py, batch_pairwise_distances
+        products = _round16(2.0 * _round16(rows @ cols.T))
+        return _round16(_round16(rows_sq[:, None] - products) + cols_sq[None, :]).clamp_(min=0)
+    return (rows_sq[:, None] - 2.0 * rows @ cols.T + cols_sq[None, :]).clamp_(min=0)
+
+
+def _distance_blocks(queries: torch.Tensor, points: torch.Tensor, batch_size: int, precision: str):
+    """Yield (row_start, col_start, squared distances [R, C]) over batch_size x batch_size blocks."""
+    query_norms, point_norms = squared_norms(queries, precision), squared_norms(points, precision)
+    for start in range(0, len(queries), batch_size):
+        stop = start + batch_size
+        for col_start in range(0, len(points), batch_size):
+            col_stop = col_start + batch_size
+            yield start, col_start, squared_distances(queries[start:stop], query_norms[start:stop],
+                                                      points[col_start:col_stop],
+                                                      point_norms[col_start:col_stop], precision)
+
+
+def kth_neighbour_radii(features: torch.Tensor, k: int, batch_size: int,
+                        precision: str = "exact") -> torch.Tensor:
+    """Squared distance [N] from each point to its k-th nearest other point in the same set (the point
+    itself is among the candidates, at distance ~0, as in the official code)."""
     if len(features) <= k:
         raise ValueError(f"need more than k={k} samples to find k-th neighbours, got {len(features)}")
-    squared_norms = features.square().sum(dim=1)
     radii = torch.empty(len(features), dtype=features.dtype, device=features.device)
-    for start in range(0, len(features), batch_size):
-        rows = features[start:start + batch_size]
-        best = None  # the k+1 smallest squared distances seen so far, [R, k+1]
-        for col_start in range(0, len(features), batch_size):
-            cols = features[col_start:col_start + batch_size]
-            block = _squared_distances(rows, cols, squared_norms[col_start:col_start + batch_size])
-            candidates = block if best is None else torch.cat([best, block], dim=1)
-            best = candidates.topk(min(k + 1, candidates.shape[1]), dim=1, largest=False).values
-        radii[start:start + len(rows)] = best[:, k]
+    best = None  # the k+1 smallest squared distances of the current rows seen so far, [R, k+1]
+    for start, col_start, block in _distance_blocks(features, features, batch_size, precision):
+        candidates = block if col_start == 0 else torch.cat([best, block], dim=1)
+        best = candidates.topk(min(k + 1, candidates.shape[1]), dim=1, largest=False).values
+        if col_start + batch_size >= len(features):  # last column block of these rows
+            radii[start:start + len(best)] = best[:, k]
     return radii
 
 
-def manifold_coverage(manifold: torch.Tensor, radii: torch.Tensor, queries: torch.Tensor,
-                      batch_size: int) -> float:
+def manifold_coverage(manifold: torch.Tensor, radii: torch.Tensor, queries: torch.Tensor, batch_size: int,
+                      precision: str = "exact") -> float:
     """Share of `queries` [Q, D] within the radius of some `manifold` point ([M, D]; radii [M] squared)."""
-    squared_norms = manifold.square().sum(dim=1)
-    inside = 0
-    for start in range(0, len(queries), batch_size):
-        rows = queries[start:start + batch_size]
-        hit = torch.zeros(len(rows), dtype=torch.bool, device=rows.device)
-        for col_start in range(0, len(manifold), batch_size):
-            cols = manifold[col_start:col_start + batch_size]
-            block = _squared_distances(rows, cols, squared_norms[col_start:col_start + batch_size])
-            hit |= (block <= radii[None, col_start:col_start + batch_size]).any(dim=1)
-        inside += int(hit.sum())
-    return inside / len(queries)
+    hit = torch.zeros(len(queries), dtype=torch.bool, device=queries.device)
+    for start, col_start, block in _distance_blocks(queries, manifold, batch_size, precision):
+        inside = (block <= radii[None, col_start:col_start + block.shape[1]]).any(dim=1)
+        hit[start:start + len(block)] |= inside
+    return int(hit.sum()) / len(queries)
 
 
 @torch.no_grad()
 def precision_recall(real_features, fake_features, k: int = 3, *, batch_size: int = 10000,
-                     device: torch.device | str | None = None) -> tuple[float, float]:
+                     device: torch.device | str | None = None,
+                     precision: str = "exact") -> tuple[float, float]:
     """(precision, recall) of fake vs real features ([N, D], [M, D]; numpy arrays or tensors).
 
-    Computed in float64 when either input is float64, else float32; memory ~ batch_size^2 numbers.
+    `precision`: 'exact' (float64) or 'official' (the TF StyleGAN2 float16 arithmetic, see the module
+    docstring); memory ~ batch_size^2 numbers.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    inputs = (real_features, fake_features)
-    is_double = any(getattr(f, "dtype", None) in (np.float64, torch.float64) for f in inputs)
-    dtype = torch.float64 if is_double else torch.float32
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     device = torch.device(device) if device is not None else torch.device("cpu")
-    real = _as_tensor(real_features, device, dtype)
-    fake = _as_tensor(fake_features, device, dtype)
+    real = _as_tensor(real_features, device, precision)
+    fake = _as_tensor(fake_features, device, precision)
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"feature dimensions differ: real {real.shape[1]}, fake {fake.shape[1]}")
-    precision = manifold_coverage(real, kth_neighbour_radii(real, k, batch_size), fake, batch_size)
-    recall = manifold_coverage(fake, kth_neighbour_radii(fake, k, batch_size), real, batch_size)
-    return precision, recall
+    real_radii = kth_neighbour_radii(real, k, batch_size, precision)
+    fake_radii = kth_neighbour_radii(fake, k, batch_size, precision)
+    return (manifold_coverage(real, real_radii, fake, batch_size, precision),
+            manifold_coverage(fake, fake_radii, real, batch_size, precision))

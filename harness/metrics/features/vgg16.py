@@ -43,7 +43,7 @@ class VGG16Features(FeatureNetwork):
         super().__init__()
         self.name = "vgg16 (torchvision vgg16-397923af, fc2)"
         self.weights_sha256 = None
-        self.comparable_to_published = False
+        self.preprocessing = "area resize (bilinear when enlarging) to input_size; x / 255, ImageNet mean/std"
         self.feature_dim = VGG16_FEATURE_DIM
         self.input_size = input_size
         self.features = build_vgg16_trunk()

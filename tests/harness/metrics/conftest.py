@@ -14,14 +14,18 @@ from torch import nn
 
 
 class TinyGenerator(nn.Module):
-    def __init__(self, *, z_dim=4, w_dim=3, num_ws=2, resolution=8, seed=0, squash=True):
+    """`noise_strength` > 0 adds strength * noise_const ([res, res], as variants' NoiseInput) in 'const'
+    mode, scaled by the image so that noise changes path lengths; `seen_noise` records each 'const' map."""
+
+    def __init__(self, *, z_dim=4, w_dim=3, num_ws=2, resolution=8, seed=0, squash=True, noise_strength=0.0):
         super().__init__()
         self.z_dim, self.w_dim, self.num_ws, self.resolution = z_dim, w_dim, num_ws, resolution
-        self.squash = squash
+        self.squash, self.noise_strength, self.seen_noise = squash, noise_strength, []
         generator = torch.Generator().manual_seed(seed)
         self.map_matrix = nn.Parameter(torch.randn(z_dim, w_dim, generator=generator) / z_dim**0.5)
         pixels = 3 * resolution * resolution
         self.synth_matrix = nn.Parameter(torch.randn(num_ws * w_dim, pixels, generator=generator) * 0.1)
+        self.register_buffer("noise_const", torch.randn([resolution, resolution], generator=generator))
 
     def mapping(self, z, psi=1.0, truncation_cutoff=None, update_w_avg=False):
         w = z @ self.map_matrix
@@ -31,8 +35,11 @@ class TinyGenerator(nn.Module):
         x = ws.flatten(1) @ self.synth_matrix
         if noise_mode == "random":
             x = x + 0.01 * torch.randn_like(x)
-        x = torch.tanh(x) if self.squash else x
-        return x.reshape(len(ws), 3, self.resolution, self.resolution)
+        x = x.reshape(len(ws), 3, self.resolution, self.resolution)
+        if noise_mode == "const" and self.noise_strength:
+            self.seen_noise.append(self.noise_const.clone())
+            x = x * (1 + self.noise_strength * self.noise_const)  # noise that interacts with the latent
+        return torch.tanh(x) if self.squash else x
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """Frechet distance against closed forms and an independent scipy computation."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import scipy.linalg
 
-from harness.metrics import feature_statistics, fid_from_features, frechet_distance
+from harness.metrics import RunningStatistics, feature_statistics, fid_from_features, frechet_distance
 from harness.metrics.fid import trace_sqrt_product
 
 
@@ -82,3 +84,61 @@ def test_feature_statistics_shapes_and_errors():
         feature_statistics(np.ones(5))
     with pytest.raises(ValueError, match="shapes do not match"):
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
+
+
+def _feature_stream(num_rows, dim=32, batch=100, seed=0):
+    """Batches of synthetic features with a large mean and uneven spread (a stand-in for Inception's)."""
+    rng = np.random.default_rng(seed)
+    scales = np.linspace(0.1, 3.0, dim)
+    for start in range(0, num_rows, batch):
+        yield rng.standard_normal((min(batch, num_rows - start), dim)) * scales + 5.0
+
+
+@pytest.mark.parametrize("batch", [7, 100, 3000])
+def test_running_statistics_equal_the_all_in_memory_mean_and_covariance(batch):
+    stream = list(_feature_stream(3000, batch=batch))
+    running = RunningStatistics(block_rows=256)
+    for features in stream:
+        running.update(features)
+    mean, cov = running.mean_cov()
+    expected_mean, expected_cov = feature_statistics(np.concatenate(stream))
+    np.testing.assert_allclose(mean, expected_mean, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(cov, expected_cov, rtol=0, atol=1e-10)
+    assert running.count == 3000
+
+
+def test_running_statistics_do_not_depend_on_the_batching():
+    whole = np.concatenate(list(_feature_stream(1000)))
+    results = []
+    for batch in (1, 64, 1000):
+        running = RunningStatistics(block_rows=128)
+        for start in range(0, 1000, batch):
+            running.update(whole[start:start + batch])
+        results.append(running.mean_cov())
+    for mean, cov in results[1:]:
+        assert np.array_equal(mean, results[0][0]) and np.array_equal(cov, results[0][1])
+
+
+def test_running_statistics_memory_does_not_grow_with_the_number_of_features():
+    def peak_bytes(num_rows):
+        tracemalloc.start()
+        running = RunningStatistics(block_rows=256)
+        for features in _feature_stream(num_rows, dim=64):
+            running.update(features)
+        running.mean_cov()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    small, large = peak_bytes(2_000), peak_bytes(40_000)
+    assert large < 1.2 * small  # 20x the rows, the same memory
+    assert large < 40_000 * 64 * 8 / 10  # far below holding the features (20 MB as float64)
+
+
+def test_running_statistics_need_two_rows_and_a_matrix():
+    running = RunningStatistics()
+    with pytest.raises(ValueError, match="features must be"):
+        running.update(np.zeros(3))
+    running.update(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="at least 2"):
+        running.mean_cov()

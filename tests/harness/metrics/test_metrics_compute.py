@@ -10,8 +10,11 @@ from harness.metrics import NOT_COMPARABLE, MetricOptions, compute, evaluate, ev
 from harness.metrics.compute import network_for, quantize
 
 ROW_FIELDS = {"metric", "value", "std", "repeats", "values", "num_samples", "seeds", "snapshot_kimg",
-              "feature_network", "weights_sha256", "feature_input_size", "comparable_to_published", "time",
-              "seconds"}
+              "feature_network", "weights_sha256", "feature_input_size", "preprocessing", "comparability",
+              "comparability_reason", "comparable_to_published", "time", "seconds"}
+REAL = {"real_samples", "real_rule", "noise_mode"}
+PROTOCOL_FIELDS = {"fid": REAL, "kid": REAL | {"kid_subsets", "kid_subset_size", "kid_real_features"},
+                   "pr": REAL | {"pr_k", "pr_precision"}, "ppl": {"ppl_epsilon", "ppl_noise"}}
 
 
 def _options(**overrides):
@@ -31,7 +34,8 @@ def test_evaluate_is_deterministic_and_depends_on_the_seed(tiny_generator, fake_
     again = evaluate(G, dataset, "fid", _options(cache_dir=str(tmp_path)))
     other_seed = evaluate(G, dataset, "fid", _options(cache_dir=str(tmp_path), seed=1000))
     assert first["value"] == again["value"] and first["value"] != other_seed["value"]
-    assert first["num_real"] == 40 and first["seeds"] == [0]
+    assert first["real_samples"] == first["num_real"] == 16 and first["real_rule"] == "first"
+    assert first["seeds"] == [0]
 
 
 def test_repeats_use_disjoint_seeds_and_record_mean_and_std(tiny_generator, fake_dataset):
@@ -40,7 +44,7 @@ def test_repeats_use_disjoint_seeds_and_record_mean_and_std(tiny_generator, fake
     assert kid_row["seeds"] == [0, 16, 32] and len(kid_row["values"]) == 3
     assert kid_row["value"] == pytest.approx(np.mean(kid_row["values"]))
     assert kid_row["std"] == pytest.approx(np.std(kid_row["values"], ddof=1))
-    assert pr_row["num_real"] == 16  # P/R compares equal-sized sets by default
+    assert pr_row["num_real"] == 16 and kid_row["num_real"] == 16  # the first num_samples reals
     assert 0 <= pr_row["precision"] <= 1 and 0 <= pr_row["recall"] <= 1
     assert pr_row["value"] == pr_row["precision"] and len(pr_row["recall_values"]) == 3
 
@@ -58,20 +62,22 @@ def test_compute_appends_rows_with_provenance(fake_run, fake_loaders, tmp_path):
     assert opened == [("fake-source", 8)]
     assert [row["metric"] for row in rows] == ["fid", "kid", "pr", "ppl"]
     for row in rows:
-        assert ROW_FIELDS <= set(row)
+        assert ROW_FIELDS | PROTOCOL_FIELDS[row["metric"]] <= set(row)
         assert row["snapshot_kimg"] == 20 and row["repeats"] == 2 and row["seeds"] == [0, 16]
         assert row["comparable_to_published"] is False and row["label"] == NOT_COMPARABLE
+        assert row["comparability"] == "not comparable" and "random" in row["comparability_reason"]
         assert row["dataset_hash"] == "fake-0-40-8"
+    assert rows[2]["pr_precision"] == "official" and rows[3]["ppl_noise"] == "fresh"  # compute's defaults
     distances = np.load(fake_run / rows[3]["distances_file"])
     assert distances.shape == (2, 16) and np.isfinite(distances).all()
     lines = [json.loads(line) for line in (fake_run / "metrics.jsonl").read_text().splitlines()]
     assert [line["metric"] for line in lines] == ["fid", "kid", "pr", "ppl"]
-    cached = sorted((tmp_path / "cache" / "stats").glob("*.npy"))
-    assert len(cached) == 2  # real features: all 40 (FID, KID) and 16 (P/R)
+    cached = sorted((tmp_path / "cache" / "stats").glob("*.npz"))
+    assert len(cached) == 2  # the first 16 reals: FID statistics, and features (KID and P/R share them)
 
     again = compute(fake_run, ["fid"], snapshot=0.5, **kwargs)
     assert again[0]["snapshot_kimg"] == 0.5
-    assert sorted((tmp_path / "cache" / "stats").glob("*.npy")) == cached  # reused, not recomputed
+    assert sorted((tmp_path / "cache" / "stats").glob("*.npz")) == cached  # reused, not recomputed
     assert len((fake_run / "metrics.jsonl").read_text().splitlines()) == 5
 
 

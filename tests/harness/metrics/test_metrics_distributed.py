@@ -1,6 +1,6 @@
 """Metrics under 2 gloo processes: each rank computes every other batch, the gathered rows and hence
 FID and PPL equal one process's exactly, the real-feature cache is decided by rank 0, and only
-rank 0 writes metrics.jsonl."""
+rank 0 writes metrics.jsonl (one row per key, replaced on recompute)."""
 
 import json
 import multiprocessing
@@ -34,14 +34,15 @@ def metrics_worker(rank, ports, run_dir, cache_dir, report):
     group of its own gather numbered rows and compute again (the cache hits); report what it got."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(ports[0]), WORLD_SIZE="2", RANK=str(rank),
                       LOCAL_RANK=str(rank), OMP_NUM_THREADS="1")
-    run = lambda: [row["value"] for row in compute(run_dir, METRICS, cache_dir=cache_dir, **SETTINGS,
-                                                    open_dataset=open_dataset, load_generator=load_generator)]
+    run = lambda recompute: [row["value"] for row in compute(
+        run_dir, METRICS, cache_dir=cache_dir, **SETTINGS, open_dataset=open_dataset,
+        load_generator=load_generator, recompute=recompute)]
     try:
-        values = [run()]
+        values = [run(False)]
         os.environ["MASTER_PORT"] = str(ports[1])  # a new group on a new port: no stale connections
         with process_group(torch.device("cpu")) as dist:
             order = dist.gather_batches(lambda start, stop: np.arange(start, stop), 21, 4, dtype=np.int64)
-            values.append(run())
+            values.append(run(True))  # the rows are stored: recompute, replacing them
         report.put((rank, values, order.tolist(), None))
     except Exception as error:  # reported to the test, which fails with it
         report.put((rank, None, None, f"{type(error).__name__}: {error}"))
@@ -89,5 +90,5 @@ def test_two_ranks_gather_exactly_the_single_process_features(tmp_path, fake_run
         assert order == list(range(21)), rank  # batch b from rank b % 2, put back in order
         assert values == [expected, expected], rank  # cache miss (computed by both), then hit (broadcast)
     rows = [json.loads(line) for line in (fake_run / "metrics.jsonl").read_text().splitlines()]
-    assert [row["metric"] for row in rows] == [*METRICS, *METRICS]  # rank 0 alone wrote
-    assert all(row["num_samples"] == 20 and row["num_real"] in (40, None) for row in rows)
+    assert [row["metric"] for row in rows] == list(METRICS)  # rank 0 alone wrote, one row per key
+    assert all(row["num_samples"] == 20 and row.get("real_samples") in (20, None) for row in rows)

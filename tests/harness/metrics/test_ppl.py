@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from harness.metrics import filtered_mean, path_lengths
-from harness.metrics.ppl import downsample_to, sample_latents
+from harness.metrics.ppl import downsample_to, fresh_noise, noise_seed, sample_latents, to_pixel_range
 
 squared_l2 = lambda a, b: (a - b).square().flatten(1).sum(dim=1)
 
@@ -22,7 +22,7 @@ def _analytic_lengths(G, seeds):
 def test_linear_generator_matches_analytic_value(epsilon, rel, tiny_generator):
     G = tiny_generator(squash=False)
     seeds = range(100, 300)
-    lengths = path_lengths(G, squared_l2, seeds=seeds, epsilon=epsilon, batch_size=64, noise_mode="none")
+    lengths = path_lengths(G, squared_l2, seeds=seeds, epsilon=epsilon, batch_size=64, noise="none")
     expected = _analytic_lengths(G, seeds)
     np.testing.assert_allclose(lengths, expected, rtol=rel)  # float32, as the protocol computes
     assert filtered_mean(lengths) == pytest.approx(filtered_mean(expected), rel=rel)
@@ -67,5 +67,58 @@ def test_larger_images_are_downsampled_before_the_distance(tiny_generator):
         return squared_l2(a, b)
 
     path_lengths(tiny_generator(resolution=512, w_dim=2, z_dim=2, num_ws=1), recording_distance,
-                 seeds=range(2), noise_mode="none", max_resolution=256)
+                 seeds=range(2), noise="none", max_resolution=256)
     assert seen == [256]
+
+
+def test_fresh_noise_differs_between_batches_is_seeded_and_restores_the_buffers(tiny_generator):
+    G = tiny_generator(noise_strength=0.5)
+    original = G.noise_const.clone()
+    path_lengths(G, squared_l2, seeds=range(8), batch_size=4, epsilon=1e-2, noise="fresh")
+    first_batch, second_batch = G.seen_noise  # one synthesis call per batch (both ends of every pair)
+    assert not torch.equal(first_batch, second_batch) and not torch.equal(first_batch, original)
+    assert torch.equal(G.noise_const, original)  # the generator is unchanged afterwards
+    with fresh_noise(G, 0):
+        assert torch.equal(G.noise_const, first_batch)  # batch noise is drawn from its first seed
+    G.seen_noise.clear()
+    path_lengths(G, squared_l2, seeds=range(8), batch_size=4, epsilon=1e-2, noise="frozen")
+    assert all(torch.equal(seen, original) for seen in G.seen_noise)
+
+
+def test_noise_seeds_are_a_stream_apart_from_the_latent_seeds():
+    latent = sample_latents(range(5, 6), 64)[0, 0]
+    noise = torch.randn(64, generator=torch.Generator().manual_seed(noise_seed(5)))
+    assert not torch.allclose(latent, noise)
+    assert noise_seed(5) == noise_seed(5) != noise_seed(6)
+
+
+def test_fresh_noise_changes_the_path_length_of_a_generator_with_noise(tiny_generator):
+    lengths = {}
+    for strength in (0.0, 0.5):
+        G = tiny_generator(noise_strength=strength)
+        for noise in ("fresh", "frozen"):
+            values = path_lengths(G, squared_l2, seeds=range(64), batch_size=8, epsilon=1e-2, noise=noise)
+            lengths[strength, noise] = filtered_mean(values)
+    assert lengths[0.0, "fresh"] == lengths[0.0, "frozen"]  # no noise input: nothing to redraw
+    assert abs(lengths[0.5, "fresh"] / lengths[0.5, "frozen"] - 1) > 1e-3
+
+
+def test_pixels_are_mapped_as_x_plus_one_times_255_over_2():
+    class Constant(torch.nn.Module):
+        z_dim, w_dim, num_ws = 2, 2, 1
+
+        def mapping(self, z, psi=1.0):
+            return z[:, None, :]
+
+        def synthesis(self, ws, noise_mode="const"):
+            return torch.tensor([-1.0, 0.0, 1.0]).view(1, 3, 1, 1).repeat(len(ws), 1, 2, 2)
+
+    seen = []
+    path_lengths(Constant(), lambda a, b: seen.append(a) or squared_l2(a, b), seeds=range(2), noise="none")
+    assert to_pixel_range(torch.tensor([-1.0, 0.0, 1.0])).tolist() == [0.0, 127.5, 255.0]
+    assert seen[0][0, :, 0, 0].tolist() == [0.0, 127.5, 255.0]  # not x * 127.5 + 128
+
+
+def test_unknown_noise_choice_is_named():
+    with pytest.raises(ValueError, match="noise must be one of"):
+        path_lengths(None, squared_l2, seeds=range(2), noise="random")

@@ -66,3 +66,46 @@ def test_errors():
         precision_recall(np.zeros((5, 2)), np.zeros((5, 3)))
     with pytest.raises(ValueError, match="more than k=3"):
         precision_recall(np.zeros((3, 2)), np.zeros((5, 2)))
+
+
+def _float16_reference(real, fake, k=3):
+    """The TF StyleGAN2 arithmetic written out in numpy: float16 features; |u|^2 - 2 u.v + |v|^2 with
+    float16 squares, float32-accumulated sums and matmul rounded to float16, float16 adds; float16 radii."""
+    f16 = np.float16
+
+    def distances(u, v):
+        norm_u = np.square(u).astype(np.float32).sum(1).astype(f16)
+        norm_v = np.square(v).astype(np.float32).sum(1).astype(f16)
+        products = (u.astype(np.float32) @ v.astype(np.float32).T).astype(f16)
+        return np.maximum(norm_u[:, None] - f16(2) * products + norm_v[None, :], f16(0))
+
+    real, fake = real.astype(f16), fake.astype(f16)
+    real_radii = np.partition(distances(real, real), k, axis=1)[:, k]
+    fake_radii = np.partition(distances(fake, fake), k, axis=1)[:, k]
+    return (float((distances(fake, real) <= real_radii[None]).any(1).mean()),
+            float((distances(real, fake) <= fake_radii[None]).any(1).mean()))
+
+
+def _dyadic_sets(seed):
+    # Multiples of 1/8 below 8 in 8-d: every float32 sum is exact, so only the float16 roundings differ.
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 64, (60, 8)) / 8, rng.integers(0, 64, (50, 8)) / 8 + 0.25
+
+
+@pytest.mark.parametrize("seed", [0, 13])
+def test_official_precision_matches_a_float16_reference_and_exact_a_float64_one(seed):
+    real, fake = _dyadic_sets(seed)
+    assert precision_recall(real, fake, precision="official", batch_size=16) == _float16_reference(real, fake)
+    expected = (_coverage_by_definition(real, fake, 3), _coverage_by_definition(fake, real, 3))
+    assert precision_recall(real, fake, precision="exact", batch_size=16) == expected
+
+
+def test_the_two_precisions_differ_where_float16_rounding_moves_a_radius():
+    real, fake = _dyadic_sets(13)
+    official, exact = (precision_recall(real, fake, precision=p) for p in ("official", "exact"))
+    assert official[1] == pytest.approx(55 / 60) and exact[1] == pytest.approx(54 / 60)
+
+
+def test_unknown_precision_is_named():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        precision_recall(np.zeros((5, 2)), np.zeros((5, 2)), precision="half")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.metrics.rows import MetricStore, append_jsonl_line, metric_row_key, read_rows, unique_rows
+from harness.metrics.rows import MetricStore, metric_row_key, read_rows, unique_rows
 
 
 def _row(**overrides):
@@ -38,31 +38,33 @@ def test_unique_rows_keeps_the_latest_row_at_the_first_place():
 def test_store_writes_a_key_once_and_replaces_when_asked(tmp_path):
     logged = []
     store = MetricStore(tmp_path, log=logged.append)
-    assert store.add(_row(value=1.0)) and not store.add(_row(value=2.0))
+    assert store.add(_row(value=1.0)) == (True, []) and store.add(_row(value=2.0)) == (False, [])
     assert "already in" in logged[-1] and "--recompute" in logged[-1]
     assert [r["value"] for r in read_rows(store.path)] == [1.0]
-    assert store.add(_row(metric="kid")) and store.add(_row(value=2.0), replace=True)
+    assert store.add(_row(metric="kid"))[0]
+    assert store.add(_row(value=2.0), replace=True) == (True, [_row(value=1.0)])
     assert [(r["metric"], r["value"]) for r in read_rows(store.path)] == [("kid", 1.0), ("fid", 2.0)]
+    assert [r["metric"] for r in store.rows()] == ["kid", "fid"] and store.keys() == {
+        metric_row_key(_row(metric="kid")), metric_row_key(_row())}
 
 
-def test_a_torn_last_line_is_ignored_and_the_next_append_starts_a_new_line(tmp_path):
+def test_a_torn_last_line_is_ignored_and_cut_by_the_next_write(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text(json.dumps(_row()) + "\n" + '{"metric": "ki')
     assert len(read_rows(path)) == 1
-    logged = []
-    assert MetricStore(tmp_path, log=logged.append).add(_row(metric="pr"))
-    assert [r["metric"] for r in read_rows(path)] == ["fid", "pr"] and "unfinished last line" in logged[0]
-    path.write_text(json.dumps(_row()) + "\n" + '{"metric": "ki')
-    append_jsonl_line(path, _row(metric="pr"))  # without the store's lock: starts a new line
-    assert path.read_text().endswith('"ki\n' + json.dumps(_row(metric="pr")) + "\n")
-    path.write_text('{"bad\n' + json.dumps(_row()) + "\n")
-    with pytest.raises(ValueError, match="line 1 is not JSON"):
-        read_rows(path)
+    assert MetricStore(tmp_path, log=print).add(_row(metric="pr"))[0]
+    assert [r["metric"] for r in read_rows(path)] == ["fid", "pr"]
 
 
 def test_non_finite_values_are_written_as_null_and_named(tmp_path):
-    path = tmp_path / "metrics.jsonl"
-    append_jsonl_line(path, _row(value=float("nan")))
-    assert "NaN" not in path.read_text()
-    row = read_rows(path)[0]
-    assert row["value"] is None and row["non_finite"] == ["value"]
+    MetricStore(tmp_path).add(_row(value=float("nan")))
+    text = (tmp_path / "metrics.jsonl").read_text()
+    assert "NaN" not in text
+    row = read_rows(tmp_path / "metrics.jsonl")[0]
+    assert row["value"] is None and "value" in row["nonfinite_fields"]
+
+
+def test_require_writable_fails_in_one_line_when_the_store_cannot_be_written(tmp_path):
+    (tmp_path / "metrics.jsonl.lock").mkdir()  # cannot be opened as a file, even by root
+    with pytest.raises(PermissionError, match=r"cannot write metric rows in .*make the run folder writable"):
+        MetricStore(tmp_path).require_writable()

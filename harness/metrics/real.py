@@ -27,7 +27,7 @@ def dataset_images(dataset):
 def first_reals(dataset, count: int) -> Callable[[int, int], torch.Tensor]:
     """fetch(start, stop) -> uint8 [B, 3, H, W] over the first `count` reals, in the dataset's order."""
     images = dataset_images(dataset)
-    return lambda start, stop: torch.as_tensor(np.asarray(images[start:min(stop, count)]))
+    return lambda start, stop: torch.from_numpy(np.array(images[start:min(stop, count)]))  # a copy
 
 
 def kid_selection(count: int, cap: int) -> np.ndarray | None:

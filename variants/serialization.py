@@ -9,6 +9,7 @@ which config they were saved for and which one the network was built from.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
-from harness.io import write_bytes_atomic, write_text_atomic
+from harness.io import file_sha256, write_bytes_atomic, write_text_atomic
 from variants.configs import Config
 from variants.discriminators import Discriminator, build_discriminator
 from variants.generators import Generator, build_generator
@@ -47,11 +48,13 @@ def save_network(path: str | Path, net: Generator | Discriminator) -> tuple[Path
     state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in net.state_dict().items()}
     metadata = {"format": FORMAT, "kind": net.kind, "config_name": net.config.name,
                 "config": net.config.to_json()}
-    weights_path = write_bytes_atomic(base.with_suffix(".safetensors"), safetensors_bytes(state, metadata))
+    weights = safetensors_bytes(state, metadata)
+    weights_path = write_bytes_atomic(base.with_suffix(".safetensors"), weights)
     growth = net.growth
     record = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": net.kind,
               "arch": net.registered_name, "config": net.config.to_dict(),
-              "growth": {"resolution": growth.resolution, "alpha": growth.alpha}}
+              "growth": {"resolution": growth.resolution, "alpha": growth.alpha},
+              "sha256": hashlib.sha256(weights).hexdigest()}  # checked by load_weights
     json_path = write_text_atomic(base.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
     return weights_path, json_path
 
@@ -81,11 +84,36 @@ def load_network(path: str | Path, *, device: str | torch.device = "cpu",
 def load_weights(net: Generator | Discriminator, path: str | Path) -> None:
     """Load `<path>.safetensors` into `net`; a mismatch raises ValueError naming both configs."""
     weights_path = _base_path(path).with_suffix(".safetensors")
+    verify_checksum(weights_path)
     state = load_file(weights_path)
     with safe_open(weights_path, framework="pt") as file:  # metadata: the config they were saved for
         metadata = file.metadata() or {}
     saved_cfg = Config.from_json(metadata["config"]) if "config" in metadata else None
     load_state_checked(net, state, saved_cfg, source=str(weights_path), saved_kind=metadata.get("kind"))
+
+
+class CorruptFileError(ValueError):
+    """A saved file's bytes differ from the sha256 recorded beside it; the message names both."""
+
+
+def verify_checksum(weights_path: Path) -> None:
+    """Raise CorruptFileError when `<name>.safetensors` does not match the sha256 in `<name>.json`
+    (files saved before checksums existed carry none and are not checked)."""
+    json_path = weights_path.with_suffix(".json")
+    try:
+        expected = json.loads(json_path.read_text(encoding="utf-8")).get("sha256")
+    except (OSError, ValueError):
+        expected = None
+    if expected is None:
+        return
+    actual = file_sha256(weights_path)
+    if actual != expected:
+        siblings = weights_path.parent.glob("*.safetensors")
+        earlier = sorted(other.stem for other in siblings if other.stem < weights_path.stem)
+        advice = f"earlier ones beside it: {', '.join(earlier[-3:])}" if earlier else "none is older"
+        raise CorruptFileError(f"{weights_path} is corrupt: its sha256 is {actual[:16]}..., "
+                               f"{json_path.name} records {expected[:16]}...; use another snapshot "
+                               f"({advice}) or save it again")
 
 
 def load_state_checked(net: Generator | Discriminator, state: dict[str, torch.Tensor],

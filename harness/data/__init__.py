@@ -54,7 +54,8 @@ def _path_source(source: str | os.PathLike) -> ImageSource:
 
 
 def open_dataset(source: str | os.PathLike, resolution: int, *, cache_dir: str | os.PathLike | None = None,
-                 skip_bad: bool = False, content_height: int | None = None) -> ImageDataset:
+                 skip_bad: bool = False, content_height: int | None = None,
+                 rebuild_cache: bool = False) -> ImageDataset:
     """Open a dataset at `resolution` x `resolution`, decoding it into the cache on first use.
 
     source: an image folder (searched recursively), a .zip of images, an LMDB (LSUN's format), or a
@@ -64,6 +65,8 @@ def open_dataset(source: str | os.PathLike, resolution: int, *, cache_dir: str |
     skip_bad: skip undecodable or too-small images (counted in info.num_skipped) instead of raising.
     content_height: for non-square photos (StyleGAN2's LSUN Car is 512x384 in 512x512), images are
         centre-cropped to resolution:content_height, resized, and padded with black bars to square.
+    rebuild_cache: decode the source again even when a cache for it exists (see harness.data.cache
+        for when the cache key can miss a change).
     Returns an ImageDataset whose `images` are uint8 [N, 3, resolution, resolution].
     Raises DatasetError (a ValueError) naming the path and what was looked for.
     """
@@ -73,4 +76,4 @@ def open_dataset(source: str | os.PathLike, resolution: int, *, cache_dir: str |
     if content_height == resolution:
         content_height = None  # square content is the ordinary case; one cache for both spellings
     return open_cached(image_source, resolution, cache_dir=cache_dir, skip_bad=skip_bad,
-                       content_height=content_height)
+                       content_height=content_height, rebuild=rebuild_cache)

@@ -2,10 +2,17 @@
 
 Cache files live in `cache_dir` (argument) or $HARNESS_CACHE_DIR or
 ~/.cache/stylegan2-ablations/datasets, as `<slug>-<resolution>-<key>.npy` with a `.json` beside it
-holding the DatasetInfo. The key hashes the source's identity (paths with sizes and mtimes, or
-package versions), the resolution, the content height, Pillow's version and CACHE_FORMAT_VERSION,
-so any change to the input or to the decoding makes a fresh cache. Both files are written
-atomically; a concurrent builder of the same key writes the same bytes.
+holding the DatasetInfo. The key hashes the source's identity (each input file's path, size,
+mtime, inode and ctime; or package versions), the resolution, the content height, Pillow's
+version and CACHE_FORMAT_VERSION, so a change to the input or to the decoding makes a fresh cache.
+Both files are written atomically; a concurrent builder of the same key writes the same bytes.
+
+Why ctime: writing new pixels into a file changes its ctime, and unlike the mtime no user tool
+can set it back, so same-size files with a restored mtime are still seen as new. The limit: a
+file system whose ctime is coarse (FAT: 2 s; some network and FUSE mounts) or not kept can
+miss a rewrite within one tick; `rebuild_cache=True` (`--rebuild-cache`) decodes again anyway.
+Copying or touching a dataset only costs one rebuild. Hashing every byte instead would cost a
+full read of the dataset (LSUN: tens of GB) on every open.
 """
 
 from __future__ import annotations
@@ -56,6 +63,12 @@ class ImageSource(Protocol):
 def resolve_cache_dir(cache_dir: str | os.PathLike | None) -> Path:
     chosen = cache_dir if cache_dir is not None else os.environ.get("HARNESS_CACHE_DIR") or DEFAULT_CACHE_DIR
     return Path(chosen).expanduser()
+
+
+def file_identity(path: Path) -> list[int]:
+    """[size, mtime_ns, inode, ctime_ns] of a file: changes whenever its bytes may have."""
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns]
 
 
 def cache_key(source: ImageSource, resolution: int, content_height: int | None) -> str:
@@ -152,14 +165,27 @@ def _load_cached(npy_path: Path, json_path: Path) -> ImageDataset | None:
         return None
 
 
+def _check_writable(directory: Path) -> None:
+    """Fail before decoding anything when the cache folder cannot take the new files."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=directory, prefix=".write-probe.", suffix=".tmp")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise DatasetError(f"the dataset cache folder {directory} is not writable "
+                           f"({error.strerror or error}); pass --cache-dir (or set HARNESS_CACHE_DIR) "
+                           f"to a writable folder") from error
+
+
 def open_cached(source: ImageSource, resolution: int, *, cache_dir: str | os.PathLike | None,
-                skip_bad: bool, content_height: int | None) -> ImageDataset:
-    """Load the source's cache for this resolution, building it first if needed."""
+                skip_bad: bool, content_height: int | None, rebuild: bool = False) -> ImageDataset:
+    """Load the source's cache for this resolution, building it first if needed (or if `rebuild`)."""
     directory = resolve_cache_dir(cache_dir)
-    directory.mkdir(parents=True, exist_ok=True)
     npy_path, json_path = cache_paths(directory, source, resolution, content_height)
-    dataset = _load_cached(npy_path, json_path)
+    dataset = None if rebuild else _load_cached(npy_path, json_path)
     if dataset is None:
+        _check_writable(directory)
         log.info("building dataset cache %s from %s", npy_path, source.source)
         skips = SkipLog(skip_bad)
         count = _write_images(source, resolution, content_height, skips, npy_path)
@@ -173,7 +199,7 @@ def open_cached(source: ImageSource, resolution: int, *, cache_dir: str | os.Pat
         dataset = ImageDataset(images, info)
     if dataset.info.num_skipped and not skip_bad:
         raise DatasetError(
-            f"the cache {npy_path} of {source.source!r} was built with skip_bad=True and skips "
+            f"the cache {npy_path} of {source.source!r} was built with --skip-bad and skips "
             f"{dataset.info.num_skipped} bad images, e.g. {list(dataset.info.skipped_files)}; pass "
-            f"skip_bad=True to use it, or fix those files")
+            f"--skip-bad (skip_bad=True in Python) to use it, or fix those files")
     return dataset

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -26,6 +27,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".ppm", ".pgm")
 ALPHA_BACKGROUND = (255, 255, 255)  # RGBA and transparent images are composited on white
 SKIPPED_NAMES_KEPT = 5  # how many skipped file names travel into DatasetInfo
+# No encoded image is read past this many bytes (a 1024x1024 PNG is a few MiB; a bigger file is a
+# mistake or an attack). Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS) stays on.
+MAX_ENCODED_BYTES = 256 << 20
+SKIP_ADVICE = "pass --skip-bad (skip_bad=True in Python) to skip bad images and count them"
 
 
 class DatasetError(ValueError):
@@ -46,7 +51,7 @@ class SkipLog:
     def handle(self, error: BadImageError, name: str) -> None:
         """Record `name` as skipped, or re-raise `error` when skipping is off."""
         if not self.skip_bad:
-            raise BadImageError(f"{error} (pass skip_bad=True to skip bad images and count them)") from error
+            raise BadImageError(f"{error} ({SKIP_ADVICE})") from error
         self.names.append(name)
 
 
@@ -132,11 +137,23 @@ def decode_and_fit(data: bytes, name: str, resolution: int, content_height: int 
     return fit_to_square(decode_image(data, name), resolution, content_height, name=name)
 
 
-def decode_entries(entries: Iterable[tuple[str, bytes]], resolution: int, content_height: int | None,
-                   skips: SkipLog) -> Iterator[np.ndarray]:
-    """Decode (name, bytes) pairs in order, yielding uint8 [3, H, W]; bad ones go to `skips`."""
+def read_capped(path: Path) -> bytes | BadImageError:
+    """A file's bytes, or a BadImageError (for decode_entries) when it exceeds MAX_ENCODED_BYTES."""
+    size = path.stat().st_size
+    if size > MAX_ENCODED_BYTES:
+        return BadImageError(f"{str(path)!r} is {size / 2**20:.0f} MiB, more than the "
+                             f"{MAX_ENCODED_BYTES / 2**20:.0f} MiB any image may take")
+    return path.read_bytes()
+
+
+def decode_entries(entries: Iterable[tuple[str, bytes | BadImageError]], resolution: int,
+                   content_height: int | None, skips: SkipLog) -> Iterator[np.ndarray]:
+    """Decode (name, bytes) pairs in order, yielding uint8 [3, H, W]; bad ones go to `skips`
+    (a source passes a BadImageError instead of bytes for an entry it refused to read)."""
     for name, data in entries:
         try:
+            if isinstance(data, BadImageError):
+                raise data
             yield decode_and_fit(data, name, resolution, content_height)
         except BadImageError as error:
             skips.handle(error, name)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 
+from harness.data.cache import file_identity
 from harness.data.checks import BadImageError, DatasetError, SkipLog
 from harness.data.emoji_groups import group_of, load_group_table, table_version
 
@@ -123,9 +124,8 @@ class EmojiSource:
         self.unrendered: list[str] = []  # sequences the font cannot draw, filled while rendering
 
     def identity(self) -> dict[str, Any]:
-        stat = self.font_path.stat()
-        return {"kind": "emoji", "font": str(self.font_path), "font_size": stat.st_size,
-                "font_mtime_ns": stat.st_mtime_ns, "package": self.package_version,
+        return {"kind": "emoji", "font": str(self.font_path), "font_file": file_identity(self.font_path),
+                "package": self.package_version,
                 "freetype": features.version("freetype2"), "raqm": features.version("raqm"),
                 "groups_table": table_version(), "sequences": self.sequences, "background": self.background}
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from harness.data.cache import file_identity
 from harness.data.checks import DatasetError, SkipLog
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -123,7 +124,7 @@ class FashionMnistSource:
         return all_images
 
     def identity(self) -> dict[str, Any]:
-        stats = [[str(path), path.stat().st_size, path.stat().st_mtime_ns] for path in self.files]
+        stats = [[str(path), *file_identity(path)] for path in self.files]
         return {"kind": "fashion-mnist", "files": stats, "classes": list(self.classes), "padded": PADDED_SIZE}
 
     def max_images(self) -> int:

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.data.checks import IMAGE_EXTENSIONS, SkipLog, decode_entries, has_image_extension
+from harness.data.cache import file_identity
+from harness.data.checks import IMAGE_EXTENSIONS, SkipLog, decode_entries, has_image_extension, read_capped
 
 USER_DATA_LICENCE = "unknown (user-provided)"
 
@@ -40,8 +41,7 @@ class FolderSource:
     def identity(self) -> dict[str, Any]:
         listing = []
         for path in self.files:
-            stat = path.stat()
-            listing.append([path.relative_to(self.root).as_posix(), stat.st_size, stat.st_mtime_ns])
+            listing.append([path.relative_to(self.root).as_posix(), *file_identity(path)])
         return {"kind": "folder", "path": self.source, "files": listing}
 
     def max_images(self) -> int:
@@ -49,7 +49,7 @@ class FolderSource:
 
     def _entries(self) -> Iterator[tuple[str, bytes]]:
         for path in self.files:
-            yield str(path), path.read_bytes()
+            yield str(path), read_capped(path)
 
     def iter_images(self, resolution: int, content_height: int | None,
                     skips: SkipLog) -> Iterator[np.ndarray]:

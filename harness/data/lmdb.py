@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.data.checks import DatasetError, SkipLog, decode_entries
+from harness.data.cache import file_identity
+from harness.data.checks import MAX_ENCODED_BYTES, BadImageError, DatasetError, SkipLog, decode_entries
 from harness.data.folder import USER_DATA_LICENCE
 
 
@@ -51,8 +52,7 @@ class LmdbSource:
         return self.path / "data.mdb" if self.path.is_dir() else self.path
 
     def identity(self) -> dict[str, Any]:
-        stat = self._data_file().stat()
-        return {"kind": "lmdb", "path": self.source, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+        return {"kind": "lmdb", "path": self.source, "file": file_identity(self._data_file()),
                 "records": self.num_records}
 
     def max_images(self) -> int:
@@ -61,7 +61,12 @@ class LmdbSource:
     def _entries(self) -> Iterator[tuple[str, bytes]]:
         with _open_environment(self.path) as environment, environment.begin(write=False) as transaction:
             for key, value in transaction.cursor():
-                yield f"{self.source}:{key.decode(errors='replace')}", bytes(value)
+                name = f"{self.source}:{key.decode(errors='replace')}"
+                if len(value) > MAX_ENCODED_BYTES:  # checked before the copy out of the memory map
+                    yield name, BadImageError(f"{name!r} is {len(value) / 2**20:.0f} MiB, more than the "
+                                              f"{MAX_ENCODED_BYTES / 2**20:.0f} MiB any image may take")
+                    continue
+                yield name, bytes(value)
 
     def iter_images(self, resolution: int, content_height: int | None,
                     skips: SkipLog) -> Iterator[np.ndarray]:

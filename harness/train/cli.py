@@ -10,14 +10,18 @@
 
 import argparse
 import json
+import math
 import os
-import sys
+import types
+import typing
 
 import variants
+from harness.cli import user_error
 from harness.train.distributed import RankFailureError
 from harness.train.loop import NonFiniteError, train
 from harness.train.options import TrainOptions
 from harness.train.performance import PerformanceOptions
+from harness.train.rundir import RunLockedError
 
 # Flags that are shorthand for a config field.
 CONFIG_FLAGS = {"resolution": "resolution", "width_multiplier": "width_multiplier",
@@ -35,6 +39,49 @@ def parse_assignment(text: str) -> tuple[str, object]:
         return key.strip(), value
 
 
+def _expected(hint) -> str:
+    """A Config field's type in words, for error messages."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if arg is type(None) else _expected(arg) for arg in args)
+    if origin is tuple:
+        return "a JSON list, e.g. [0, 0.99]" if Ellipsis not in args else "a JSON list of pairs"
+    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}.get(
+        hint, str(hint))
+
+
+def _conforms(value, hint) -> bool:
+    """Whether a JSON-parsed `value` fits a Config field's type hint (numbers finite)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal or hint is str:
+        return isinstance(value, str)  # Config names the allowed choices itself
+    if origin in (typing.Union, types.UnionType):
+        return any(value is None if arg is type(None) else _conforms(value, arg) for arg in args)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            return False
+        items = args[:1] * len(value) if Ellipsis in args else args
+        return len(items) == len(value) and all(map(_conforms, value, items))
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return True
+
+
+def check_overrides(overrides: dict[str, object]) -> None:
+    """Raise ValueError naming the first --set value that does not fit its Config field's type
+    (a string where a number belongs, 1.5 or true for an integer, NaN or Infinity anywhere)."""
+    hints = typing.get_type_hints(variants.Config)
+    for key, value in overrides.items():
+        if key in hints and not _conforms(value, hints[key]):
+            raise ValueError(f"--set {key}={json.dumps(value)}: {key} must be {_expected(hints[key])}")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help=f"preset name: {', '.join(variants.list_configs())}")
     parser.add_argument("--data", required=True, help="image folder, .zip, LMDB, or built-in name (openmoji)")
@@ -48,6 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="KEY=VALUE", help="override any variants.Config field (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    parser.add_argument("--force-restart", action="store_true",
+                        help="delete what <out> holds (stats, snapshots, checkpoint, metric rows) and train "
+                             "from scratch")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--tick-kimg", type=float, default=4.0, help="a stats line every so many kimg")
     parser.add_argument("--snapshot-kimg", type=float, default=200.0,
@@ -59,6 +109,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deterministic", action="store_true", help="deterministic algorithms (slower)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--cache-dir", default=None, help="dataset cache folder")
+    parser.add_argument("--rebuild-cache", action="store_true",
+                        help="decode the dataset again even if a cache of it exists")
     parser.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto")
     parser.add_argument("--dist-timeout-min", type=float, default=10.0,
                         help="under torchrun: minutes a rank waits for the others before failing")
@@ -92,10 +144,13 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
     overrides = {field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items()
                  if getattr(args, flag) is not None}
     overrides.update(dict(args.overrides))
+    check_overrides(overrides)
     base = variants.get_config(args.config).to_dict()
     config = variants.Config.from_dict({**base, **overrides})  # converts JSON lists to tuples, validates
     return TrainOptions(config=config, data=args.data, out=args.out, kimg=args.kimg, seed=args.seed,
-                        resume=args.resume, tick_kimg=args.tick_kimg, snapshot_kimg=args.snapshot_kimg,
+                        resume=args.resume, force_restart=args.force_restart,
+                        rebuild_cache=args.rebuild_cache, tick_kimg=args.tick_kimg,
+                        snapshot_kimg=args.snapshot_kimg,
                         checkpoint_kimg=args.checkpoint_kimg, fig8_samples=args.fig8_samples,
                         xflip=args.xflip,
                         skip_bad=args.skip_bad, device=args.device, deterministic=args.deterministic,
@@ -104,16 +159,18 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit codes: 0 done; 2 bad input (flags, data, run directory, checkpoint, disk, a run another
+    process holds), one line each; 1 the run failed (diverged, or a rank died)."""
     try:  # bad flags: unknown preset or field, invalid values
         options = options_from_args(args)
     except (ValueError, TypeError, KeyError) as error:
-        print(f"train: error: {error}", file=sys.stderr)
-        return 2
-    try:  # bad data, a run directory that does not match, a diverged run, or a rank that died
+        return user_error("train", error)
+    try:
         run_dir = train(options)
-    except (NonFiniteError, ValueError, RankFailureError) as error:
-        print(f"train: error: {error}", file=sys.stderr)
-        return 1
+    except (NonFiniteError, RankFailureError) as error:
+        return user_error("train", error, 1)
+    except (ValueError, OSError, RunLockedError) as error:  # data, run directory, checkpoint, disk, lock
+        return user_error("train", error)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, once
         print(f"train: done: {run_dir}")
     return 0

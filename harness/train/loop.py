@@ -17,17 +17,14 @@ import variants
 from harness.data import open_dataset
 from harness.train import losses, rundir
 from harness.train.batches import DataOrder, prepare_reals
-from harness.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_states, rng_states
+from harness.train.checkpoint import load_checkpoint, restore_rng_states, rng_states
 from harness.train.distributed import Distributed, Shard, ShardedNoise, check_batches, process_group
+from harness.train.finite import NonFiniteError, check_finite  # noqa: F401 (NonFiniteError: public here)
 from harness.train.options import TrainOptions
 from harness.train.performance import apply_performance, tf32_restored
 from harness.train.schedule import Schedule, TrainingState, ema_beta, is_lazy, lazy_adam_settings
 from harness.train.seeds import stream_seed
 from harness.train.ticks import TickRecorder
-
-
-class NonFiniteError(RuntimeError):
-    """A loss or gradient became NaN or Inf; the message names the step and the quantity."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -242,18 +239,6 @@ class Trainer:
         restore_rng_states(state["rng"], self.generators, self.device)
 
 
-def check_finite(values: dict[str, torch.Tensor], step: int, images_shown: int, run_dir: Path) -> None:
-    """Raise NonFiniteError naming the first NaN/Inf loss or gradient norm of this step."""
-    if not values or bool(torch.isfinite(torch.stack([v.float() for v in values.values()])).all()):
-        return
-    name, value = next((k, v) for k, v in values.items() if not bool(torch.isfinite(v)))
-    checkpoint = run_dir / CHECKPOINT_NAME
-    kept = (f"the last good checkpoint is kept at {checkpoint}" if checkpoint.exists()
-            else "no checkpoint had been written yet")
-    raise NonFiniteError(f"training stopped: {name} is {float(value)} at step {step} (after {images_shown} "
-                         f"images); {kept}. Lower the learning rate or R1 gamma, or check the data.")
-
-
 @contextlib.contextmanager
 def torch_settings(options: TrainOptions):
     """Deterministic algorithms and thread count for the run, restored afterwards."""
@@ -271,7 +256,8 @@ def torch_settings(options: TrainOptions):
 def train(options: TrainOptions) -> Path:
     """Train `options.config` for `options.kimg` thousand images; returns the run directory.
 
-    Under torchrun (WORLD_SIZE > 1) every rank runs this; see harness/train/distributed.py.
+    Holds the run directory's lock throughout (rundir.run_lock). Under torchrun (WORLD_SIZE > 1)
+    every rank runs this; see harness/train/distributed.py.
     """
     run_dir = options.out_dir
     with (process_group(resolve_device(options.device), options.dist_timeout_min) as dist,
@@ -279,7 +265,10 @@ def train(options: TrainOptions) -> Path:
         device = dist.device
         resume = rundir.check_run_dir(options)
         dataset = open_dataset(options.data, options.config.resolution, cache_dir=options.cache_dir,
-                               skip_bad=options.skip_bad, content_height=options.config.content_height)
+                               skip_bad=options.skip_bad, content_height=options.config.content_height,
+                               rebuild_cache=options.rebuild_cache)
+        if resume:
+            rundir.check_dataset(run_dir, dataset.info)
         trainer = Trainer(options, dataset, device, dist)
         checkpoint = load_checkpoint(run_dir) if resume else None  # on CPU: RNG states must stay there
         if checkpoint is not None:
@@ -288,8 +277,7 @@ def train(options: TrainOptions) -> Path:
                 return run_dir  # finished already: nothing to add
         dist.barrier("starting the run")  # every rank has read the run directory before rank 0 writes
         if dist.is_main:
-            if checkpoint is not None:
-                rundir.truncate_stats(run_dir, trainer.images_shown)
+            rundir.tidy(run_dir, None if checkpoint is None else trainer.images_shown, options.force_restart)
             rundir.write_metadata(options, dataset.info, device)
         recorder = TickRecorder(trainer, checkpoint)
         try:

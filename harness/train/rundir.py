@@ -14,6 +14,7 @@ import contextlib
 import datetime
 import json
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -21,8 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from harness.environment import collect_environment
-from harness.io import append_jsonl_line, read_jsonl, write_json_atomic, write_jsonl_atomic
-from harness.train.checkpoint import CHECKPOINT_NAME
+from harness.io import (
+    append_jsonl_line,
+    read_jsonl,
+    remove_orphan_temporaries,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
+from harness.train.checkpoint import CHECKPOINT_NAME, RECORD_NAME
 from harness.train.options import TrainOptions
 
 try:
@@ -35,6 +42,10 @@ SUMMARY_NAME = "summary.json"
 SNAPSHOT_DIR = "snapshots"
 # Options that must match when a run is resumed (the budget and intervals may change).
 RESUME_INVARIANTS = ("config", "data", "seed", "xflip", "growing_fraction")
+METRICS_NAME = "metrics.jsonl"
+# What training and measuring write into a run besides its metadata (removed on a fresh start).
+RUN_OUTPUTS = (STATS_NAME, SUMMARY_NAME, CHECKPOINT_NAME, METRICS_NAME, SNAPSHOT_DIR, "figures")
+OTHER_OUTPUTS = ("ppl_distances_*.npy",)
 LOCK_NAME = ".lock"
 
 _held: dict[str, list[int]] = {}  # resolved lock path -> [file descriptor, depth]
@@ -128,28 +139,135 @@ def run_lock(run_dir: Path | str) -> Iterator[Path]:
 
 
 
-def check_run_dir(options: TrainOptions) -> bool:
-    """Whether to resume; raises ValueError when `out` holds a different or unfinished run.
+class RunDirError(ValueError):
+    """The run directory does not fit the request (a different run, nothing to resume, other data)."""
 
-    A directory with a checkpoint needs --resume; with --resume its options.json must agree on
-    the config, data, seed and xflip (the things that define the run).
+
+def _count_lines(path: Path) -> int:
+    return sum(1 for line in path.read_bytes().splitlines() if line.strip())
+
+
+def run_contents(run_dir: Path) -> list[str]:
+    """What a run directory holds besides its metadata, in words ("3 snapshots (0.5-1.5 kimg)")."""
+    found = []
+    for name in (CHECKPOINT_NAME, SUMMARY_NAME):
+        if (run_dir / name).exists():
+            found.append(name)
+    snapshots = sorted((run_dir / SNAPSHOT_DIR).glob("*.safetensors"))
+    if snapshots:
+        kimgs = [int(path.stem) / 1000 for path in snapshots]
+        found.append(f"{len(snapshots)} snapshot(s) ({kimgs[0]:g}-{kimgs[-1]:g} kimg)")
+    for name, what in ((STATS_NAME, "stats line(s)"), (METRICS_NAME, "metric row(s)")):
+        if (run_dir / name).exists():
+            found.append(f"{_count_lines(run_dir / name)} {what} in {name}")
+    extra = [path.name for pattern in OTHER_OUTPUTS for path in sorted(run_dir.glob(pattern))]
+    return found + extra
+
+
+def _option_differences(stored: dict, current: dict) -> list[str]:
+    """'field: stored -> current' for each resume invariant (config fields one by one) that differs."""
+    differences = []
+    for key in RESUME_INVARIANTS:
+        before, now = stored.get(key), current[key]
+        if key == "config" and isinstance(before, dict):
+            differences += [f"config.{name}: {before.get(name)!r} in options.json, {now.get(name)!r} now"
+                            for name in sorted(set(before) | set(now)) if before.get(name) != now.get(name)]
+        elif before != now:
+            differences.append(f"{key}: {before!r} in options.json, {now!r} now")
+    return differences
+
+
+def check_run_dir(options: TrainOptions) -> bool:
+    """Whether to resume; raises RunDirError when `out` holds a different run or nothing to resume.
+
+    A directory with a checkpoint or a summary needs --resume (or --force-restart); with --resume
+    its options.json must agree on the config, data, seed, xflip and growing fraction, and
+    without a checkpoint it must hold no results (resuming it would retrain and replace them).
+    Leftovers of an attempt killed before its first checkpoint are removed by `start_fresh`.
     """
     run_dir = options.out_dir
     has_checkpoint = (run_dir / CHECKPOINT_NAME).exists()
+    if options.force_restart:
+        return False
     if not options.resume:
         if has_checkpoint or (run_dir / SUMMARY_NAME).exists():
-            raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose "
-                             f"another --out")
+            raise RunDirError(f"{run_dir} already holds a run ({', '.join(run_contents(run_dir))}); pass "
+                              f"--resume to continue it, --force-restart to delete it and train again, or "
+                              f"choose another --out")
         return False
     if not has_checkpoint:
+        contents = run_contents(run_dir)
+        if contents:
+            raise RunDirError(f"cannot resume {run_dir}: it has no {CHECKPOINT_NAME} but holds "
+                              f"{', '.join(contents)}; pass --force-restart (without --resume) to delete "
+                              f"them and train from scratch, or choose another --out")
         return False
     stored = json.loads((run_dir / "options.json").read_text())
-    current = options.to_dict()
-    different = [key for key in RESUME_INVARIANTS if stored.get(key) != current[key]]
+    different = _option_differences(stored, options.to_dict())
     if different:
-        raise ValueError(f"cannot resume {run_dir}: its options.json differs in {different}; use the "
-                         f"same settings or a new --out")
+        raise RunDirError(f"cannot resume {run_dir}: {'; '.join(different)}; use the same settings, "
+                          f"or another --out")
     return True
+
+
+def check_dataset(run_dir: Path, info) -> None:
+    """Refuse to resume on images other than those the run was trained on (dataset.json)."""
+    path = run_dir / "dataset.json"
+    if not path.exists():
+        return
+    recorded = json.loads(path.read_text()).get("content_hash")
+    if recorded is not None and recorded != info.content_hash:
+        raise RunDirError(f"cannot resume {run_dir}: the dataset {info.source!r} now has content hash "
+                          f"{info.content_hash[:16]}..., but the run was trained on {recorded[:16]}... "
+                          f"(dataset.json); restore those images, or train a new run with another --out")
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def start_fresh(run_dir: Path, force: bool, log=print) -> None:
+    """Delete what an earlier attempt left: everything the run produced with --force-restart, else
+    the stats, snapshots and metric rows of an attempt killed before its first checkpoint."""
+    contents = run_contents(run_dir)
+    outputs = [run_dir / name for name in (*RUN_OUTPUTS, RECORD_NAME) if (run_dir / name).exists()]
+    outputs += [path for pattern in OTHER_OUTPUTS for path in run_dir.glob(pattern)]
+    if not outputs:
+        return
+    _remove(outputs)
+    reason = ("--force-restart" if force else
+              "an earlier attempt was stopped before its first checkpoint")
+    log(f"note: {reason}: removed from {run_dir}: {', '.join(contents) or 'partial files'}; training "
+        f"from scratch", flush=True)
+
+
+def discard_after(run_dir: Path, images_shown: int, log=print) -> None:
+    """Before resuming at `images_shown`: drop later stats lines and snapshots (they are redone)."""
+    truncate_stats(run_dir, images_shown)
+    later = [path for path in (run_dir / SNAPSHOT_DIR).glob("*.*") if path.stem.isdigit()
+             and int(path.stem) > images_shown]
+    if later:
+        _remove(later)
+        log(f"note: removed snapshot(s) {sorted({path.stem for path in later})} written after the "
+            f"checkpoint ({images_shown} images); training redoes them", flush=True)
+
+
+def tidy(run_dir: Path, resumed_at: int | None, force_restart: bool, log=print) -> None:
+    """Rank 0, holding the lock, before training: remove the temporary files of interrupted
+    writes, then what comes after the checkpoint (`resumed_at` images) or, on a fresh start,
+    what an earlier attempt left."""
+    orphans = remove_orphan_temporaries(run_dir)
+    if orphans:
+        log(f"note: removed {len(orphans)} temporary file(s) of interrupted writes from {run_dir}: "
+            f"{', '.join(path.name for path in orphans[:5])}", flush=True)
+    if resumed_at is None:
+        start_fresh(run_dir, force_restart, log)
+    else:
+        discard_after(run_dir, resumed_at, log)
 
 
 def write_metadata(options: TrainOptions, dataset_info, device) -> None:

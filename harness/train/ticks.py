@@ -30,6 +30,7 @@ from harness.measure.resolution_usage import fixed_latents, resolution_shares
 from harness.measure.throughput import TRAINING_PHASES, PhaseTimer, synchronize
 from harness.train import rundir
 from harness.train.checkpoint import save_checkpoint
+from harness.train.finite import check_networks_finite
 from harness.train.progress import Progress
 from harness.train.seeds import stream_seed
 
@@ -153,6 +154,10 @@ class TickRecorder:
         """Every rank: the statistics reduced over ranks; rank 0: measurement and every file."""
         synchronize(self.trainer.device)
         tick_seconds = self.timer.window_seconds()
+        trainer, previous = self.trainer, self.last_tick_images
+        if any(self._saves_due(previous, trainer.images_shown)):  # every rank: they all stop together
+            check_networks_finite({"G": trainer.G, "D": trainer.D, "G_ema": trainer.G_ema},
+                                  trainer.images_shown, self.run_dir)
         shared = {**self._energy(), "peak_gpu_mem_bytes": self._peak_gpu_memory()}
         if self.dist.is_main:
             self._write_tick(tick_seconds, shared)
@@ -173,15 +178,21 @@ class TickRecorder:
         record.update(measured)
         self._accumulate_totals(record)
         rundir.append_stats(self.run_dir, record)
-        done = images >= self.options.total_images
-        if crossed(previous, images, self.snapshot_images) or done:
+        snapshot_due, checkpoint_due = self._saves_due(previous, images)
+        if snapshot_due:
             rundir.save_snapshot(self.run_dir, trainer.G_ema, images)
-        if crossed(previous, images, self.checkpoint_images) or done:
+        if checkpoint_due:
             self.totals["wall_s"] = self._wall_base + time.perf_counter() - self._segment_start
             save_checkpoint(self.run_dir, {**trainer.state_dict(), "tick": self.tick_index + 1,
                                            "totals": dict(self.totals)})
         self.progress.tick(record)
         self._last_record = record
+
+    def _saves_due(self, previous: int, images: int) -> tuple[bool, bool]:
+        """Whether a snapshot and a checkpoint are written at this tick (both at the end)."""
+        done = images >= self.options.total_images
+        return (crossed(previous, images, self.snapshot_images) or done,
+                crossed(previous, images, self.checkpoint_images) or done)
 
     def _accumulate_totals(self, record: dict) -> None:
         self.totals["train_s"] += (record["tick_s"] - record["measure_s"])

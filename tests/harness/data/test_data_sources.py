@@ -38,7 +38,7 @@ def test_bad_file_raises_naming_it_unless_skipped(image_folder, tmp_path):
     dataset = open_dataset(image_folder, 8, cache_dir=tmp_path / "cache", skip_bad=True)
     assert len(dataset) == 5 and dataset.info.num_skipped == 2
     assert [os.path.basename(name) for name in dataset.info.skipped_files] == ["broken.png", "tiny.png"]
-    with pytest.raises(DatasetError, match=r"skip_bad=True.*broken\.png"):  # the cache remembers the skips
+    with pytest.raises(DatasetError, match=r"--skip-bad.*broken\.png"):  # the cache remembers the skips
         open_dataset(image_folder, 8, cache_dir=tmp_path / "cache")
 
 

@@ -107,9 +107,12 @@ def test_cli_trains_and_reports_errors(tmp_path, png_folder, capsys):
     assert config["z_dim"] == 16
     assert json.loads((tmp_path / "cli" / "options.json").read_text())["seed"] == 2
     assert "tick    1" in capsys.readouterr().out
-    assert harness_main(cli_args(tmp_path, png_folder)) == 1  # directory in use, no --resume
-    assert "pass --resume" in capsys.readouterr().err
-    assert harness_main(cli_args(tmp_path, png_folder, *same, "--resume", "--set", "r1_gamma=5")) == 1
-    assert "differs in ['config']" in capsys.readouterr().err
+    assert harness_main(cli_args(tmp_path, png_folder)) == 2  # directory in use, no --resume
+    assert "pass --resume to continue it, --force-restart" in capsys.readouterr().err
+    assert harness_main(cli_args(tmp_path, png_folder, *same, "--resume", "--set", "r1_gamma=5",
+                                 "--seed", "3")) == 2
+    error = capsys.readouterr().err
+    assert "config.r1_gamma: 100.0 in options.json, 5 now; seed: 2 in options.json, 3 now" in error
+    assert len(error.strip().splitlines()) == 1
     assert harness_main(cli_args(tmp_path, png_folder, "--set", "no_such_field=1")) == 2
     assert "no_such_field" in capsys.readouterr().err

@@ -26,6 +26,7 @@ import torch
 import variants
 from harness.data import DatasetInfo, ImageDataset
 from harness.measure.energy import open_cpu_meter, open_gpu_meter
+from harness.measure.speed import trainer_after_growth
 from harness.measure.throughput import PhaseTimer, synchronize
 from harness.train import TrainOptions
 from harness.train.loop import Trainer
@@ -54,10 +55,8 @@ def make_trainer(config: variants.Config, device: str, performance: PerformanceO
     """A trainer on random images whose growth (configs A-D) has completed."""
     options = TrainOptions(config=config, data="random", out="unused", kimg=100_000.0, device=device,
                            performance=performance)
-    dataset = random_dataset(config.resolution, max(2 * config.batch_size, 16))
-    trainer = Trainer(options, dataset, torch.device(device))
-    trainer.images_shown = 2 * trainer.schedule.num_growths * trainer.schedule.phase_images
-    return trainer
+    return trainer_after_growth(options, random_dataset(config.resolution, max(2 * config.batch_size, 16)),
+                                device)
 
 
 def time_iterations(benchmark, trainer: Trainer, rounds: int) -> None:

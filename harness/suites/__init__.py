@@ -2,12 +2,14 @@
 
 from harness.suites.runner import PlannedRun, execute_run, plan_runs, run_suites
 from harness.suites.scales import SCALES, Scale, get_scale
-from harness.suites.tables import SUITES, Cell, Suite, get_suites, run_id
+from harness.suites.tables import DATASET_SETTINGS, SUITES, Cell, DatasetSettings, Suite, get_suites, run_id
 
 __all__ = [
+    "DATASET_SETTINGS",
     "SCALES",
     "SUITES",
     "Cell",
+    "DatasetSettings",
     "PlannedRun",
     "Scale",
     "Suite",

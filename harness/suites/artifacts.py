@@ -40,16 +40,27 @@ def fixed_latents(z_dim: int, seeds=SAMPLE_SEEDS) -> torch.Tensor:
 
 
 @torch.no_grad()
+def render_samples(generator, return_trace: bool = False):
+    """G(fixed_latents) in eval mode with constant noise: [len(SAMPLE_SEEDS), 3, H, W] (and the
+    synthesis trace when `return_trace`)."""
+    generator.eval()
+    z = fixed_latents(generator.z_dim).to(next(generator.parameters()).device)
+    return generator.synthesis(generator.mapping(z), noise_mode="const", return_trace=return_trace)
+
+
+def save_sample_grid(generator, path: Path) -> None:
+    """A PNG grid of the generator's samples from the fixed seeds."""
+    write_bytes_atomic(path, grid_png(to_uint8(render_samples(generator))))
+
+
+@torch.no_grad()
 def save_run_pictures(generator, run_dir: Path) -> None:
     """Write `figures/samples.png` (fixed seeds) and `figures/feature_maps.npy`.
 
     feature_maps.npy: float32 [num_maps, H, W], the per-pixel mean |activation| over channels of
     sample 0's feature maps at the two highest resolutions (Figure 1's view of droplets).
     """
-    generator.eval()
-    z = fixed_latents(generator.z_dim).to(next(generator.parameters()).device)
-    ws = generator.mapping(z)
-    images, trace = generator.synthesis(ws, noise_mode="const", return_trace=True)
+    images, trace = render_samples(generator, return_trace=True)
     figures = Path(run_dir) / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(figures / "samples.png", grid_png(to_uint8(images)))

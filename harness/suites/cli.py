@@ -1,6 +1,11 @@
-"""`python -m harness ablate`: train and measure the paper's suites at a scale preset."""
+"""`python -m harness ablate`: train and measure the paper's suites at a scale preset.
+
+Everything a command names (suite, scale fields, datasets, executor options, each run's config)
+is checked before anything trains; a bad value exits with status 2 and one line naming it.
+"""
 
 import json
+import sys
 from pathlib import Path
 
 from harness.suites.scales import SCALES, get_scale, parse_override, source_is_available
@@ -16,7 +21,7 @@ def add_arguments(parser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a scale value, e.g. --set kimg=2 --set repeats=1",
+        help="override a scale value (JSON), e.g. --set kimg=2 --set seeds=3 --set max_evaluations=1",
     )
     parser.add_argument(
         "--data",
@@ -27,6 +32,11 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--datasets", type=Path, help="JSON file mapping dataset columns to sources")
     parser.add_argument("--results", type=Path, default=Path("results"), help="results store root")
+    parser.add_argument(
+        "--dry-run", action="store_true",
+        help="print every run the suites would train, its resolved config and training options, as one "
+        "JSON object per line; train nothing (a column without --data shows a placeholder)",
+    )
     add_executor_arguments(parser)
 
 
@@ -87,25 +97,49 @@ def scale_from_args(args):
     overrides = dict(parse_override(text) for text in args.overrides)
     datasets = dict(overrides.pop("datasets", {}) or {})
     if args.datasets:
-        datasets.update(json.loads(args.datasets.read_text()))
+        try:
+            datasets.update(json.loads(args.datasets.read_text()))
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"--datasets {args.datasets}: cannot read a JSON object of column -> path "
+                             f"({error})") from None
     for text in args.data:
         column, sep, path = text.partition("=")
         if not sep:
             raise ValueError(f"--data {text!r} is not of the form COLUMN=PATH")
         datasets[column.strip()] = path.strip()
-    unknown = sorted(set(datasets) - set(DATASET_COLUMNS))
-    if unknown:
-        raise ValueError(f"unknown dataset column(s) {unknown}; known: {', '.join(DATASET_COLUMNS)}")
     return get_scale(args.scale, datasets=datasets, **overrides)
 
 
+def dry_run(suites, scale, results: Path) -> None:
+    """One JSON line per planned run (harness.suites.runner.plan_records)."""
+    from harness.suites.runner import plan_records, plan_runs
+
+    runs = plan_runs(suites, scale, source_is_available,
+                     missing_source=lambda column: f'<not given: --data "{column}=PATH">')
+    for record in plan_records(runs, scale, results, suites):
+        print(json.dumps(record))
+
+
 def run(args) -> int:
-    from harness.suites.runner import run_suites
+    from harness.suites.executors import RunsFailed
+    from harness.suites.runner import check_plan, run_suites
     from harness.suites.tables import get_suites
 
-    suites = get_suites(args.suite)
-    scale = scale_from_args(args)
+    try:
+        suites = get_suites(args.suite)
+        scale = scale_from_args(args)
+        if args.dry_run:
+            dry_run(suites, scale, args.results)
+            return 0
+        executor = executor_from_args(args)
+        check_plan(suites, scale, args.results, source_is_available)
+    except (ValueError, TypeError) as error:
+        print(f"ablate: error: {error}", file=sys.stderr)
+        return 2
     print(f"scale {scale.name}: {json.dumps(scale.to_dict())}")
-    executor = executor_from_args(args)
-    run_suites(suites, scale, args.results, is_installed=source_is_available, executor=executor)
+    try:
+        run_suites(suites, scale, args.results, is_installed=source_is_available, executor=executor)
+    except RunsFailed as error:
+        print(f"ablate: {error}", file=sys.stderr)
+        return 1
     return 0

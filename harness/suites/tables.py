@@ -1,15 +1,53 @@
 """The paper's suites as data: which configuration fills which cell of which table.
 
-A suite is a list of cells (table, row, column) -> (config name, dataset column). Runs are keyed
-by (config, dataset column), so a run that several tables need (config E on FFHQ appears in
-Table 1, Table 2 and Figure 8) is trained once. Dataset columns are the paper's datasets; the
-scale preset maps each to a real source (user data, or a built-in stand-in at smoke scale).
+A suite is a list of cells (table, row, column) -> (config name, dataset column), with the number
+of metric evaluations its table averages. Runs are keyed by (config, dataset column, training
+seed), so a run that several tables need (config E on FFHQ appears in Table 1, Table 2 and
+Figure 8) is trained once per seed. Dataset columns are the paper's datasets; `DATASET_SETTINGS`
+holds what the official training commands set per dataset (length, x-flips, R1 gamma); the scale
+preset maps each column to a real source (user data, or a built-in stand-in at CPU scales).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FFHQ, CAR, CAT, CHURCH, HORSE = "FFHQ", "LSUN Car", "LSUN Cat", "LSUN Church", "LSUN Horse"
 DATASET_COLUMNS = (FFHQ, CAR, CAT, CHURCH, HORSE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSettings:
+    """What the official commands set for one of the paper's datasets.
+
+    kimg: training length (thousands of real images shown to D); xflip: mirrored copies added to
+    the data (`--mirror-augment=true`); config_overrides: config name -> variants.Config fields that
+    differ on this dataset; source: the command (or code) each value comes from.
+    """
+
+    kimg: int
+    xflip: bool = False
+    config_overrides: dict[str, dict[str, float]] = field(default_factory=dict)
+    source: str
+
+
+_STYLEGAN2_README = "NVlabs/stylegan2 README.md, 'Training networks' (config F, Tables 1 and 3): "
+DATASET_SETTINGS: dict[str, DatasetSettings] = {
+    # FFHQ is mirrored for every config: StyleGAN's train.py (config A) sets mirror_augment=True for
+    # ffhq and False for the LSUN sets; run_training.py's default total_kimg is 25000. Gamma 100 is
+    # config F's alone: StyleGAN (Table 3's config A) keeps its r1_gamma of 10 on every dataset.
+    FFHQ: DatasetSettings(kimg=25000, xflip=True, source=_STYLEGAN2_README + "run_training.py "
+                          "--config=config-f --dataset=ffhq --mirror-augment=true (total_kimg: its default "
+                          "25000); NVlabs/stylegan train.py: ffhq with train.mirror_augment = True"),
+    CAR: DatasetSettings(kimg=57000, source=_STYLEGAN2_README + "run_training.py --config=config-f "
+                         "--dataset=car --total-kimg=57000"),
+    CAT: DatasetSettings(kimg=88000, source=_STYLEGAN2_README + "run_training.py --config=config-f "
+                         "--dataset=cat --total-kimg=88000"),
+    CHURCH: DatasetSettings(kimg=88000, config_overrides={"F": {"r1_gamma": 100.0}},
+                            source=_STYLEGAN2_README + "run_training.py --config=config-f --dataset=church "
+                            "--total-kimg 88000 --gamma=100"),
+    HORSE: DatasetSettings(kimg=100000, config_overrides={"F": {"r1_gamma": 100.0}},
+                           source=_STYLEGAN2_README + "run_training.py --config=config-f --dataset=horse "
+                           "--total-kimg 100000 --gamma=100"),
+}
 
 # Table 2's row and column labels, as printed in the paper, and the registry names they use.
 TABLE2_G = {"G original": "original", "G output skips": "skip", "G residual": "residual"}
@@ -29,13 +67,21 @@ class Cell:
 
 @dataclass(frozen=True, kw_only=True)
 class Suite:
+    """The cells of one table or figure; `evaluations`: how many metric evaluations (different
+    sampling seeds) the paper averaged per reported number, and `evaluations_source` says where."""
+
     name: str
     description: str
     cells: tuple[Cell, ...]
+    evaluations: int
+    evaluations_source: str
 
     def runs(self) -> tuple[tuple[str, str], ...]:
         """Unique (config, dataset column) pairs in first-use order."""
         return tuple(dict.fromkeys((cell.config, cell.dataset) for cell in self.cells))
+
+
+_PAPER = "../shared/paper/slides-with-tables.txt"
 
 
 def _table1() -> Suite:
@@ -46,7 +92,9 @@ def _table1() -> Suite:
         for row in rows
         if not (row == "A-large" and dataset == CAR)  # the paper has no A-large Car run
     )
-    return Suite(name="table1", description="Table 1: configurations A-F and A-large", cells=cells)
+    return Suite(name="table1", description="Table 1: configurations A-F and A-large", cells=cells,
+                 evaluations=10, evaluations_source=f"Table 1 caption ({_PAPER}): 'We computed each "
+                 "metric 10 times with different random seeds and report their average'")
 
 
 def _table2_config(g_arch: str, d_arch: str) -> str:
@@ -68,7 +116,9 @@ def _table2() -> Suite:
         for g_label, g_arch in TABLE2_G.items()
         for d_label, d_arch in TABLE2_D.items()
     )
-    return Suite(name="table2", description="Table 2: G x D architectures without growing", cells=cells)
+    return Suite(name="table2", description="Table 2: G x D architectures without growing", cells=cells,
+                 evaluations=1, evaluations_source=f"Table 2 caption ({_PAPER}) gives no repeat count, "
+                 "unlike Table 1's: a single evaluation")
 
 
 def _table3() -> Suite:
@@ -78,7 +128,9 @@ def _table3() -> Suite:
         for model, config in models.items()
         for dataset in (CAR, CAT, CHURCH, HORSE)
     )
-    return Suite(name="table3", description="Table 3: StyleGAN vs StyleGAN2 on LSUN", cells=cells)
+    return Suite(name="table3", description="Table 3: StyleGAN vs StyleGAN2 on LSUN", cells=cells,
+                 evaluations=1, evaluations_source="Table 3 (paper Section 4.2; text in "
+                 "../shared/paper/) gives no repeat count, unlike Table 1's: a single evaluation")
 
 
 def _figure8() -> Suite:
@@ -87,7 +139,9 @@ def _figure8() -> Suite:
         for panel, config in (("a", "E"), ("b", "F"))
     )
     return Suite(
-        name="figure8", description="Figure 8: per-resolution ToRGB shares over training", cells=cells
+        name="figure8", description="Figure 8: per-resolution ToRGB shares over training", cells=cells,
+        evaluations=1, evaluations_source="Figure 8 plots ToRGB shares during training, no metric: one "
+        "evaluation (its runs are Table 1's, which measure more)",
     )
 
 
@@ -103,6 +157,11 @@ def get_suites(name: str) -> tuple[Suite, ...]:
     return (SUITES[name],)
 
 
-def run_id(config: str, dataset: str) -> str:
-    """Folder-safe run id, e.g. ('G-skip/D-residual', 'LSUN Car') -> 'G-skip_D-residual__lsun-car'."""
-    return f"{config.replace('/', '_')}__{dataset.lower().replace(' ', '-')}"
+def dataset_slug(dataset: str) -> str:
+    """'LSUN Car' -> 'lsun-car'."""
+    return dataset.lower().replace(" ", "-")
+
+
+def run_id(config: str, dataset: str, seed: int) -> str:
+    """Folder-safe run id: ('G-skip/D-residual', 'LSUN Car', 2) -> 'G-skip_D-residual__lsun-car__seed2'."""
+    return f"{config.replace('/', '_')}__{dataset_slug(dataset)}__seed{seed}"

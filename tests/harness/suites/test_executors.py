@@ -39,6 +39,8 @@ TINY_SUITE = Suite(
         Cell(table="tiny", row=config, column=FFHQ, config=config, dataset=FFHQ)
         for config in ("E", "G-original/D-original")
     ),
+    evaluations=1,
+    evaluations_source="a test suite",
 )
 
 
@@ -51,9 +53,9 @@ def smoke(tmp_path_factory):
     for index in range(32):
         Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"{index:02d}.png")
     scale = get_scale(
-        "smoke", kimg=0.02, snapshot_kimg=0.02, tick_kimg=0.01, fid_samples=32, ppl_samples=8, repeats=1,
-        features="random", feature_input_size=32, resolution=16, width_multiplier=1 / 32, batch_size=4,
-        datasets={FFHQ: str(folder)},
+        "smoke", kimg=0.02, snapshot_kimg=0.02, tick_kimg=0.01, fid_samples=32, ppl_samples=8,
+        max_evaluations=1, features="random", feature_input_size=32, resolution=16, width_multiplier=1 / 32,
+        batch_size=4, datasets={FFHQ: str(folder)},
     )
     runs = plan_runs((TINY_SUITE,), scale, is_installed=lambda source: False)
     with pytest.MonkeyPatch.context() as patch:
@@ -126,14 +128,14 @@ def test_failed_run_is_named_and_finished_runs_are_kept(smoke, sequential_root, 
     shutil.copytree(sequential_root / runs[0].folder, root / runs[0].folder)
     snapshot = root / runs[0].folder / "snapshots" / "000020.safetensors"
     before = snapshot.stat().st_mtime_ns
-    broken = PlannedRun(run_id="E__lsun-cat", config="E", column="LSUN Cat", source=str(tmp_path / "missing"),
-                        folder="tiny/E__lsun-cat")
+    broken = PlannedRun(run_id="E__lsun-cat__seed0", config="E", column="LSUN Cat",
+                        source=str(tmp_path / "missing"), folder="tiny/E__lsun-cat__seed0")
     with pytest.raises(RunsFailed) as failure:
         LocalExecutor(jobs=2, threads_per_task=1, stage_dir=tmp_path / "stage").map_runs(
             [runs[0], broken], scale, root
         )
-    assert list(failure.value.failures) == ["E__lsun-cat"]
-    assert "E on LSUN Cat (tiny/E__lsun-cat) failed" in str(failure.value)
+    assert list(failure.value.failures) == ["E__lsun-cat__seed0"]
+    assert "E on LSUN Cat (tiny/E__lsun-cat__seed0) failed" in str(failure.value)
     assert str(tmp_path / "missing") in str(failure.value)
     assert "1 other run(s) finished" in str(failure.value)
     assert (tmp_path / "stage" / runs[0].run_id / runs[0].folder / "summary.json").exists()
@@ -170,7 +172,8 @@ def test_cli_builds_the_named_executor_and_rejects_options_of_another(tmp_path):
 def test_preempted_slurm_task_requeues_the_same_run():
     pytest.importorskip("submitit", reason="submitit is not installed (pip install submitit)")
     task = RequeueingTask()
-    run = PlannedRun(run_id="E__ffhq", config="E", column=FFHQ, source="x", folder="tiny/E__ffhq")
+    run = PlannedRun(run_id="E__ffhq__seed0", config="E", column=FFHQ, source="x",
+                     folder="tiny/E__ffhq__seed0")
     delayed = task.checkpoint(run, get_scale("smoke"), "/results", 1, None)
     assert delayed.function is task
     assert delayed.args == (run, get_scale("smoke"), "/results", 1, None)
@@ -229,8 +232,11 @@ def test_a_run_on_two_processes_matches_one_process(smoke, tmp_path):
     """torchrun inside the task: 2 gloo processes give the weights and metrics of 1 process with the
     same global batch, up to float rounding; rank 0 alone wrote the run directory."""
     scale, runs = smoke
-    # 4 images per process (one minibatch-std group each) in every minibatch: 3 of 8, no remainder
-    scale = scale.replace(batch_size=8, kimg=0.024, snapshot_kimg=0.024, tick_kimg=0.008)
+    # 4 images per process (one minibatch-std group each) in every minibatch: 3 of 8, no remainder.
+    # Without the EMA ramp-up G_ema stays near its initial weights, as this test has always compared
+    # it; with it G_ema follows G, whose first Adam steps turn rounding-level gradient differences
+    # into steps of up to 2 * lr in about 1% of the weights.
+    scale = scale.replace(batch_size=8, kimg=0.024, snapshot_kimg=0.024, tick_kimg=0.008, ema_rampup=None)
     run = runs[0]
     one, two = tmp_path / "one", tmp_path / "two"
     assert LocalExecutor(jobs=1, threads_per_task=1).map_runs([run], scale, one) == [run.run_id]

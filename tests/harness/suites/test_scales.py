@@ -1,7 +1,10 @@
+import json
+import math
+
 import pytest
 
-from harness.suites.scales import get_scale, parse_override, resolve_dataset
-from harness.suites.tables import CAR, FFHQ
+from harness.suites.scales import SCALES, Scale, get_scale, parse_override, resolve_dataset
+from harness.suites.tables import CAR, FFHQ, SUITES
 
 
 def test_override_makes_a_new_scale_and_rejects_unknown_fields():
@@ -10,23 +13,25 @@ def test_override_makes_a_new_scale_and_rejects_unknown_fields():
     assert changed.kimg == 1.5 and smoke.kimg != 1.5
     with pytest.raises(ValueError, match="unknown scale field"):
         get_scale("smoke", kimgs=3)
-    with pytest.raises(ValueError, match="known scales: smoke, small, paper"):
+    with pytest.raises(ValueError, match="known scales: smoke, cpu, small, paper"):
         get_scale("huge")
 
 
 def test_parse_override_reads_json_values():
     assert parse_override("kimg=2") == ("kimg", 2)
     assert parse_override("features=random") == ("features", "random")
+    assert parse_override('suites=["table1"]') == ("suites", ["table1"])
     with pytest.raises(ValueError, match="key=value"):
         parse_override("kimg")
 
 
-def test_smoke_prefers_installed_stand_ins():
+def test_cpu_scales_prefer_installed_stand_ins():
     smoke = get_scale("smoke")
     assert resolve_dataset(smoke, CAR, lambda source: True).startswith("fashion-mnist")
     assert (
         resolve_dataset(smoke, CAR, lambda source: source.startswith("openmoji")) == "openmoji:travel-places"
     )
+    assert resolve_dataset(get_scale("cpu"), FFHQ, lambda source: True).startswith("openmoji")
     with pytest.raises(ValueError, match="pip"):
         resolve_dataset(smoke, FFHQ, lambda source: False)
 
@@ -37,4 +42,66 @@ def test_paper_scale_needs_user_data_and_uses_paper_lengths():
         resolve_dataset(paper, FFHQ, lambda source: True)
     given = paper.replace(datasets={FFHQ: "/data/ffhq.zip"})
     assert resolve_dataset(given, FFHQ, lambda source: True) == "/data/ffhq.zip"
-    assert paper.run_kimg(FFHQ) == 25000 and paper.run_resolution(CAR) == 512
+    assert paper.run_kimg(FFHQ) == 25000 and paper.run_kimg(CAR) == 57000 and paper.run_resolution(CAR) == 512
+
+
+def test_every_scale_states_its_purpose_seeds_and_ema_rampup():
+    assert list(SCALES) == ["smoke", "cpu", "small", "paper"]
+    assert all(len(scale.purpose) > 80 for scale in SCALES.values())
+    seeds = {name: scale.seeds for name, scale in SCALES.items()}
+    assert seeds == {"smoke": 1, "cpu": 3, "small": 3, "paper": 1}
+    assert {name: scale.ema_rampup for name, scale in SCALES.items()} == {
+        "smoke": 0.05, "cpu": 0.05, "small": 0.05, "paper": None}
+    assert get_scale("paper", seeds=5).seeds == 5  # any number of seeds
+    assert SCALES["paper"].max_evaluations is None  # the paper's counts are not capped
+
+
+def test_evaluations_are_the_tables_count_capped_by_the_scale():
+    assert get_scale("paper").evaluations(SUITES["table1"]) == 10
+    assert get_scale("paper").evaluations(SUITES["table2"]) == 1
+    assert get_scale("smoke").evaluations(SUITES["table1"]) == 2
+    assert get_scale("smoke", max_evaluations=20).evaluations(SUITES["table1"]) == 10
+
+
+def test_cpu_scale_covers_the_findings_it_must_decide():
+    cpu = get_scale("cpu")
+    covered = {(suite.name, cell.row, cell.column) for suite in SUITES.values() for cell in suite.cells
+               if cpu.covers(suite.name, cell.row, cell.dataset)}
+    table1 = {row for suite, row, _ in covered if suite == "table1"}
+    assert table1 == {"B", "C", "D"}  # lazy regularisation (B->C) and path length (C->D)
+    table2 = {(row, column) for suite, row, column in covered if suite == "table2"}
+    assert table2 == {(g, f"{FFHQ} / {d}") for g in ("G original", "G output skips")
+                      for d in ("D original", "D input skips", "D residual")}  # output skips, every D
+    assert not any(suite == "table3" for suite, _, _ in covered)
+    assert all(get_scale("smoke").covers(suite.name, cell.row, cell.dataset)
+               for suite in SUITES.values() for cell in suite.cells)
+
+
+def test_json_round_trip_keeps_a_scale():
+    cpu = get_scale("cpu")
+    assert Scale(**json.loads(json.dumps(cpu.to_dict()))) == cpu  # lists from JSON become tuples again
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (dict(kimg=-1), r"kimg=-1 is not valid: it must be a finite number >= 0 .*--set kimg="),
+    (dict(kimg=math.nan), r"kimg=nan is not valid"),
+    (dict(snapshot_kimg=math.inf), r"snapshot_kimg=inf is not valid: it must be a finite number > 0"),
+    (dict(kimg="abc"), r"kimg='abc' is not valid"),
+    (dict(batch_size=1.5), r"batch_size=1.5 is not valid: it must be an integer >= 1"),
+    (dict(batch_size=True), r"batch_size=True is not valid"),
+    (dict(seeds=0), r"seeds=0 is not valid: it must be an integer >= 1"),
+    (dict(max_evaluations=0), r"max_evaluations=0 is not valid"),
+    (dict(ema_rampup=0), r"ema_rampup=0 is not valid: it must be a finite number > 0"),
+    (dict(repeats=0), r"'repeats' is now max_evaluations.*--set max_evaluations=N"),
+    (dict(nonsense=1), r"unknown scale field\(s\) \['nonsense'\]; known: "),
+    (dict(resolution=12), r"resolution=12 must be 0 \(paper resolutions\) or a power of two"),
+    (dict(speed_steps=8), r"speed_steps=8 must be a multiple of 16"),
+    (dict(suites=["table9"]), r"suites names unknown \['table9'\]; known: table1, table2, table3, figure8"),
+    (dict(rows={"table1": ["Z"]}), r"rows\['table1'\] names unknown \['Z'\]; known: A, B, C"),
+    (dict(columns="FFHQ"), r"columns must be a list of names"),
+    (dict(datasets={"ImageNet": "/x"}), r"datasets names unknown \['ImageNet'\]"),
+])
+def test_bad_scale_values_name_the_field_in_one_line(overrides, message):
+    with pytest.raises(ValueError, match=message) as error:
+        get_scale("smoke", **overrides)
+    assert "\n" not in str(error.value)

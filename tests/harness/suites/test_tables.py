@@ -1,6 +1,6 @@
 import pytest
 
-from harness.suites.tables import CAR, FFHQ, SUITES, get_suites, run_id
+from harness.suites.tables import CAR, CAT, CHURCH, DATASET_SETTINGS, FFHQ, HORSE, SUITES, get_suites, run_id
 
 
 def test_table1_has_the_papers_cells():
@@ -30,5 +30,25 @@ def test_unknown_suite_lists_known():
         get_suites("table4")
 
 
-def test_run_id_is_folder_safe():
-    assert run_id("G-skip/D-residual", "LSUN Car") == "G-skip_D-residual__lsun-car"
+def test_run_id_is_folder_safe_and_names_the_seed():
+    assert run_id("G-skip/D-residual", "LSUN Car", 2) == "G-skip_D-residual__lsun-car__seed2"
+
+
+def test_evaluation_counts_follow_the_papers_captions():
+    # Table 1's caption: each metric computed 10 times and averaged; the other tables: one evaluation
+    assert {name: suite.evaluations for name, suite in SUITES.items()} == {
+        "table1": 10, "table2": 1, "table3": 1, "figure8": 1}
+    assert "10 times with different random seeds" in SUITES["table1"].evaluations_source
+    assert all(suite.evaluations_source for suite in SUITES.values())
+
+
+def test_dataset_settings_are_the_official_commands():
+    # README of the official StyleGAN2: FFHQ mirrored; F on Church and Horse with gamma 100; lengths
+    assert {column: settings.kimg for column, settings in DATASET_SETTINGS.items()} == {
+        FFHQ: 25000, CAR: 57000, CAT: 88000, CHURCH: 88000, HORSE: 100000}
+    assert [column for column, settings in DATASET_SETTINGS.items() if settings.xflip] == [FFHQ]
+    overrides = {column: settings.config_overrides for column, settings in DATASET_SETTINGS.items()}
+    assert overrides == {FFHQ: {}, CAR: {}, CAT: {}, CHURCH: {"F": {"r1_gamma": 100.0}},
+                         HORSE: {"F": {"r1_gamma": 100.0}}}
+    assert "--gamma=100" in DATASET_SETTINGS[CHURCH].source
+    assert "--mirror-augment=true" in DATASET_SETTINGS[FFHQ].source

@@ -43,10 +43,6 @@ class Finding:
         """The distinct tests its claims were decided by, in order."""
         return list(dict.fromkeys(part.test for part in self.claims if part.test))
 
-    @property
-    def evidence(self) -> str:
-        return "; ".join(f"{claim.text}: {claim.numbers}" for claim in self.claims)
-
 
 @dataclass(frozen=True, kw_only=True)
 class Evidence:

@@ -28,7 +28,9 @@ def _num_real(text: str) -> int | str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="run directory (holds snapshots/, options.json)")
+    parser.add_argument("--run", "--network", dest="run", required=True,
+                        help="run directory (holds snapshots/, options.json), or a network folder written by "
+                             "import-official")
     parser.add_argument("--metrics", type=_metric_list, default=["fid"], help="comma list of fid,kid,pr,ppl")
     parser.add_argument("--num-samples", type=int, default=DEFAULT_NUM_SAMPLES,
                         help="generated samples per evaluation (50000 at paper scale)")

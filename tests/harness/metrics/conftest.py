@@ -93,3 +93,9 @@ def fake_loaders():
 def fake_dataset():
     """The FakeDataset class (call it with keyword overrides)."""
     return FakeDataset
+
+
+@pytest.fixture(autouse=True)
+def _private_feature_cache(tmp_path_factory, monkeypatch):
+    """Metric tests never read or write the user's feature cache (~/.cache/stylegan2-ablations)."""
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path_factory.mktemp("feature-cache")))

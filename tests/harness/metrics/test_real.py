@@ -110,14 +110,16 @@ def test_a_cache_entry_is_not_reused_after_a_preprocessing_version_change(tmp_pa
 def test_statistics_of_the_bounded_pass_equal_the_in_memory_ones_and_rows_say_which_reals(tiny_generator):
     from harness.metrics import fid
 
-    dataset = OrderedDataset(300)
-    rows = evaluate_many(tiny_generator(resolution=4), dataset, ["fid"],
-                         MetricOptions(num_samples=300, features="random", batch_size=16, cache_dir=None))
     network = IndexNetwork()
-    real = _real(dataset, ["fid"], network, num_samples=300)
+    real = _real(OrderedDataset(300), ["fid"], network, num_samples=300)
     statistics = real.get(network, 300, "fid-statistics")
     index = np.arange(300, dtype=np.float64)
     expected_mean, expected_cov = fid.feature_statistics(np.stack([index, index**2], axis=1))
     np.testing.assert_allclose(statistics["mean"], expected_mean, rtol=1e-12)
     np.testing.assert_allclose(statistics["cov"], expected_cov, rtol=1e-10)
-    assert rows[0]["real_samples"] == 300 and rows[0]["real_rule"] == "all"
+    rows = evaluate_many(tiny_generator(resolution=4), OrderedDataset(24), ["fid", "pr"],
+                         MetricOptions(num_samples=16, features="random", batch_size=8))
+    assert [(row["real_samples"], row["real_rule"]) for row in rows] == [(16, "first")] * 2
+    rows = evaluate_many(tiny_generator(resolution=4), OrderedDataset(24), ["kid"],
+                         MetricOptions(num_samples=16, num_real="all", features="random", batch_size=8))
+    assert (rows[0]["real_samples"], rows[0]["real_rule"], rows[0]["kid_real_features"]) == (24, "all", 24)

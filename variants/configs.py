@@ -19,10 +19,12 @@ from variants.registry import UnknownNameError
 
 Architecture = Literal["original", "skip", "residual"]
 StyleBlock = Literal["adain", "demod"]
+LayerFamily = Literal["stylegan2", "stylegan"]
 Impl = Literal["ref", "fused", "auto"]
 
 ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
 STYLE_BLOCKS: tuple[str, ...] = get_args(StyleBlock)
+LAYER_FAMILIES: tuple[str, ...] = get_args(LayerFamily)
 IMPLS: tuple[str, ...] = get_args(Impl)
 
 
@@ -35,6 +37,11 @@ class Config:
     32768 (F, A-large) doubles the maps at 64x64 and above.
     Growing tables are (resolution, value) pairs read as a step function: the value at r is that of
     the largest listed resolution <= r (see `variants.growing.schedule_value`).
+    layer_family: which official network code the layers follow. 'stylegan2' (networks_stylegan2.py,
+    configs B-F): [1, 3, 3, 1] FIR resampling inside the convs, the sqrt(2) gain after the activation,
+    one noise strength per layer. 'stylegan' (networks_stylegan.py, config A): nearest upsampling
+    before and a [1, 2, 1] blur after G's up-convs, the blur before and a 2x2 box after D's
+    down-convs, the sqrt(2) He gain in the runtime weight scale, one noise strength per channel.
     """
 
     name: str = "custom"
@@ -43,6 +50,7 @@ class Config:
     d_arch: Architecture = "residual"
     style_block: StyleBlock = "demod"
     growing: bool = False
+    layer_family: LayerFamily = "stylegan2"
     # Image size and widths.
     resolution: int = 1024
     content_height: int | None = None  # None = square; LSUN Car: 384 rows of 512, rest black bars
@@ -87,6 +95,7 @@ class Config:
         _check_choice("g_arch", self.g_arch, ARCHITECTURES)
         _check_choice("d_arch", self.d_arch, ARCHITECTURES)
         _check_choice("style_block", self.style_block, STYLE_BLOCKS)
+        _check_choice("layer_family", self.layer_family, LAYER_FAMILIES)
         _check_choice("impl", self.impl, IMPLS)
         _check_power_of_two("resolution", self.resolution)
         if self.growing and (self.g_arch != "original" or self.d_arch != "original"):
@@ -94,6 +103,13 @@ class Config:
                 f"config {self.name!r}: progressive growing needs g_arch='original' and "
                 f"d_arch='original' (got g_arch={self.g_arch!r}, d_arch={self.d_arch!r}); "
                 f"skip and residual networks train at full size (set growing=False)")
+        if self.layer_family == "stylegan" and (self.style_block, self.g_arch, self.d_arch) != (
+                "adain", "original", "original"):
+            raise ValueError(
+                f"config {self.name!r}: layer_family='stylegan' (networks_stylegan.py) exists only for "
+                f"style_block='adain' with g_arch='original' and d_arch='original' (got "
+                f"style_block={self.style_block!r}, g_arch={self.g_arch!r}, d_arch={self.d_arch!r}); "
+                f"use layer_family='stylegan2'")
         if self.growing:
             _check_power_of_two("growing_start_res", self.growing_start_res)
             if not 4 <= self.growing_start_res <= self.resolution:
@@ -196,15 +212,18 @@ def _to_tuples(value):
 # The paper's configurations: each entry overrides Config's defaults (config E) and nothing else.
 # Table 1 (A-F, A-large); Table 2 = config E with the G and D architectures varied. R1 gamma 100 for
 # E and Table 2 follows the official presets (SPEC.md section 3); F uses the general 10.
+# official: run_training.py (TF StyleGAN2): config-a switches to networks_stylegan.G_style / D_basic,
+# configs B-D use networks_stylegan2's G_synthesis_stylegan_revised / D_stylegan.
 _GROWING_BASELINE = dict(g_arch="original", d_arch="original", growing=True, r1_gamma=10.0)
+_STYLEGAN = dict(style_block="adain", layer_family="stylegan", r1_interval=1, pl_weight=0.0)
 PRESETS: dict[str, dict] = {
-    "A": dict(_GROWING_BASELINE, style_block="adain", r1_interval=1, pl_weight=0.0),
+    "A": dict(_GROWING_BASELINE, **_STYLEGAN),
     "B": dict(_GROWING_BASELINE, r1_interval=1, pl_weight=0.0),
     "C": dict(_GROWING_BASELINE, pl_weight=0.0),
     "D": dict(_GROWING_BASELINE),
     "E": dict(r1_gamma=100.0),
     "F": dict(fmap_base=32768),
-    "A-large": dict(_GROWING_BASELINE, style_block="adain", r1_interval=1, pl_weight=0.0, fmap_base=32768),
+    "A-large": dict(_GROWING_BASELINE, **_STYLEGAN, fmap_base=32768),
     **{f"G-{g_arch}/D-{d_arch}": dict(g_arch=g_arch, d_arch=d_arch, r1_gamma=100.0)
        for g_arch in ARCHITECTURES for d_arch in ARCHITECTURES},
 }

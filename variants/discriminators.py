@@ -33,13 +33,13 @@ class DiscriminatorBlock(nn.Module):
     """One resolution of D: [N, C, r, r] -> [N, C', r/2, r/2]; optional FromRGB for an image at r."""
 
     def __init__(self, channels: int, out_channels: int, *, resolution: int, has_fromrgb: bool,
-                 residual: bool, conv_clamp: float | None, impl: str) -> None:
+                 residual: bool, conv_clamp: float | None, family: str, impl: str) -> None:
         super().__init__()
         self.resolution = resolution
-        self.fromrgb = FromRGB(channels, conv_clamp=conv_clamp, impl=impl) if has_fromrgb else None
-        self.conv0 = ConvLayer(channels, channels, 3, activation="lrelu", conv_clamp=conv_clamp, impl=impl)
-        self.conv1 = ConvLayer(channels, out_channels, 3, activation="lrelu", down=2, conv_clamp=conv_clamp,
-                               impl=impl)
+        kwargs = dict(conv_clamp=conv_clamp, family=family, impl=impl)
+        self.fromrgb = FromRGB(channels, **kwargs) if has_fromrgb else None
+        self.conv0 = ConvLayer(channels, channels, 3, activation="lrelu", **kwargs)
+        self.conv1 = ConvLayer(channels, out_channels, 3, activation="lrelu", down=2, **kwargs)
         self.skip = ConvLayer(channels, out_channels, 1, bias=False, down=2, impl=impl) if residual else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,13 +53,13 @@ class DiscriminatorEpilogue(nn.Module):
     """4x4 features [N, C, 4, 4] -> logits [N, 1]: mbstd, 3x3 conv, dense, dense."""
 
     def __init__(self, channels: int, *, has_fromrgb: bool, mbstd_group: int, mbstd_channels: int,
-                 conv_clamp: float | None, impl: str) -> None:
+                 conv_clamp: float | None, family: str, impl: str) -> None:
         super().__init__()
-        self.fromrgb = FromRGB(channels, conv_clamp=conv_clamp, impl=impl) if has_fromrgb else None
+        kwargs = dict(conv_clamp=conv_clamp, family=family, impl=impl)
+        self.fromrgb = FromRGB(channels, **kwargs) if has_fromrgb else None
         self.mbstd = MinibatchStdDev(mbstd_group, mbstd_channels) if mbstd_channels > 0 else None
-        self.conv = ConvLayer(channels + mbstd_channels, channels, 3, activation="lrelu",
-                              conv_clamp=conv_clamp, impl=impl)
-        self.fc = DenseLayer(channels * 16, channels, activation="lrelu", impl=impl)
+        self.conv = ConvLayer(channels + mbstd_channels, channels, 3, activation="lrelu", **kwargs)
+        self.fc = DenseLayer(channels * 16, channels, activation="lrelu", family=family, impl=impl)
         self.out = DenseLayer(channels, 1, impl=impl)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,7 +89,7 @@ class Discriminator(GrowableMixin, UsesFusedOps):
         self._growable = self.supports_growing and cfg.growing
         self._growth_start, self._growth = cfg.growing_start_res, Growth(cfg.resolution)
         self.register_buffer("resample_filter", make_resample_filter(), persistent=False)
-        kwargs = dict(conv_clamp=cfg.conv_clamp, impl=impl)
+        kwargs = dict(conv_clamp=cfg.conv_clamp, family=cfg.layer_family, impl=impl)
         self.blocks = nn.ModuleList(
             DiscriminatorBlock(cfg.channels_at(res), cfg.channels_at(res // 2), resolution=res,
                                has_fromrgb=(self.input_skips or res == cfg.resolution

@@ -70,10 +70,10 @@ class SynthesisBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, *, resolution: int, w_dim: int,
                  layer_cls: type[StyleLayer], residual: bool, has_torgb: bool,
-                 conv_clamp: float | None, impl: str) -> None:
+                 conv_clamp: float | None, family: str, impl: str) -> None:
         super().__init__()
         self.resolution = resolution
-        kwargs = dict(w_dim=w_dim, conv_clamp=conv_clamp, impl=impl)
+        kwargs = dict(w_dim=w_dim, conv_clamp=conv_clamp, family=family, impl=impl)
         if in_channels == 0:
             self.const = ConstantInput(out_channels, init=layer_cls.constant_init)
             self.layers = nn.ModuleList(layer_cls.input_layers(out_channels, **kwargs))
@@ -120,7 +120,7 @@ class SynthesisNetwork(GrowableMixin, UsesFusedOps):
             in_channels = 0 if res == 4 else cfg.channels_at(res // 2)
             block = SynthesisBlock(in_channels, cfg.channels_at(res), resolution=res, w_dim=cfg.w_dim,
                                    layer_cls=layer_cls, residual=residual, has_torgb=has_torgb,
-                                   conv_clamp=cfg.conv_clamp, impl=impl)
+                                   conv_clamp=cfg.conv_clamp, family=cfg.layer_family, impl=impl)
             blocks.append(block)
             offsets.append(offset)
             offset += block.num_conv
@@ -191,7 +191,8 @@ class Generator(nn.Module):
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(
             z_dim=cfg.z_dim, w_dim=cfg.w_dim, num_ws=self.num_ws, num_layers=cfg.mapping_layers,
-            width=cfg.mapping_width, lr_multiplier=cfg.mapping_lr_mult, w_avg_beta=cfg.w_avg_beta, impl=impl)
+            width=cfg.mapping_width, lr_multiplier=cfg.mapping_lr_mult, w_avg_beta=cfg.w_avg_beta,
+            family=cfg.layer_family, impl=impl)
         self.impl = impl
 
     def forward(self, z: torch.Tensor, psi: float = 1.0, truncation_cutoff: int | None = None,

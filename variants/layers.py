@@ -4,21 +4,28 @@ Equalised learning rate (ProGAN, used throughout StyleGAN2): weights are stored 
 and scaled at run time by lr_mult / sqrt(fan_in), so Adam's step is the same in every layer.
 Every bias + activation goes through `fused_ops.bias_act`, every FIR resampling through
 `fused_ops.upfirdn2d` / `fused_ops.conv2d_resample`; each layer's `impl` picks 'ref' or 'fused'.
+A layer's `family` (variants.Config.layer_family) picks the official code it follows: 'stylegan2'
+(networks_stylegan2.py: FIR resampling, the activation's sqrt(2) gain after bias and activation) or
+'stylegan' (networks_stylegan.py: nearest / box resampling beside a [1, 2, 1] blur, the sqrt(2) He
+gain in the runtime weight scale, so bias and noise are added after it).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fused_ops.bias_act import bias_act
 from fused_ops.conv2d_resample import conv2d_resample
 from fused_ops.modconv import modulated_conv2d
-from fused_ops.upfirdn2d import setup_filter
+from fused_ops.upfirdn2d import filter2d, setup_filter
 
 LRELU_ALPHA = 0.2
 RESAMPLE_FILTER = (1, 3, 3, 1)  # the FIR filter of all up/downsampling (SPEC.md section 1)
+STYLEGAN_BLUR = (1, 2, 1)  # official: training/networks_stylegan.py blur2d, beside nearest/box resampling
+LAYER_FAMILIES = ("stylegan2", "stylegan")
 NOISE_MODES = ("random", "const", "none")
 IMPLS = ("ref", "fused", "auto")
 
@@ -37,12 +44,43 @@ def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> to
     return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
 
 
-def make_resample_filter() -> torch.Tensor:
-    """The [1, 3, 3, 1] FIR filter as a normalised 2-D kernel [4, 4], on the current default device."""
+def make_resample_filter(taps: tuple[int, ...] = RESAMPLE_FILTER) -> torch.Tensor:
+    """A FIR filter ([1, 3, 3, 1] by default) as a normalised 2-D kernel, on the current default device."""
     default_device = torch.empty(0).device  # honours `with torch.device(...)`, e.g. 'meta'
     with torch.device("cpu"):  # built on CPU: on 'meta', the first outer() imports torch._refs (seconds)
-        kernel = setup_filter(list(RESAMPLE_FILTER))
+        kernel = setup_filter(list(taps))
     return kernel.to(default_device)
+
+
+def upscale_nearest(x: torch.Tensor, f: int) -> torch.Tensor:
+    """Pixel repetition [N, C, H, W] -> [N, C, H * f, W * f] (official upscale2d, naive_upsample_2d)."""
+    if f == 1:
+        return x
+    n, c, h, w = x.shape
+    return x[:, :, :, None, :, None].expand(n, c, h, f, w, f).reshape(n, c, h * f, w * f)
+
+
+def downscale_box(x: torch.Tensor, f: int) -> torch.Tensor:
+    """Block means [N, C, H, W] -> [N, C, H / f, W / f] (official downscale2d, naive_downsample_2d)."""
+    return x if f == 1 else F.avg_pool2d(x, f)
+
+
+def check_family(family: str) -> str:
+    if family not in LAYER_FAMILIES:
+        raise ValueError(f"layer family must be one of {LAYER_FAMILIES}, got {family!r}")
+    return family
+
+
+def he_gains(family: str, activation: str) -> tuple[float, float]:
+    """(extra runtime weight scale, activation gain) of an equalised-lr layer before `activation`.
+
+    Linear layers: (1, 1). Before a leaky ReLU, 'stylegan2' multiplies by sqrt(2) after bias and
+    activation; 'stylegan' puts the sqrt(2) He gain in the runtime weight scale (official:
+    training/networks_stylegan.py get_weight(gain=np.sqrt(2)), no gain in leaky_relu).
+    """
+    if check_family(family) == "stylegan2" or activation == "linear":
+        return 1.0, (1.0 if activation == "linear" else float(np.sqrt(2)))
+    return float(np.sqrt(2)), 1.0
 
 
 class UsesFusedOps(nn.Module):
@@ -59,48 +97,68 @@ class DenseLayer(UsesFusedOps):
     """Fully connected layer with equalised learning rate: [N, in_features] -> [N, out_features]."""
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True, activation: str = "linear",
-                 lr_multiplier: float = 1.0, bias_init: float = 0.0, impl: str = "auto") -> None:
+                 lr_multiplier: float = 1.0, bias_init: float = 0.0, family: str = "stylegan2",
+                 impl: str = "auto") -> None:
         super().__init__(impl)
         self.activation = activation
         self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
         self.bias = nn.Parameter(torch.full([out_features], bias_init / lr_multiplier)) if bias else None
-        self.weight_gain = lr_multiplier / np.sqrt(in_features)
+        he_gain, self.act_gain = he_gains(family, activation)
+        self.weight_gain = he_gain * lr_multiplier / np.sqrt(in_features)
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight * self.weight_gain
         bias = None if self.bias is None else self.bias * self.bias_gain
-        return bias_act(x.matmul(weight.t()), bias, act=self.activation, impl=self.impl)
+        return bias_act(x.matmul(weight.t()), bias, act=self.activation, gain=self.act_gain, impl=self.impl)
 
 
 class ConvLayer(UsesFusedOps):
-    """Conv with equalised learning rate, optional FIR up/down by 2, bias and activation.
+    """Conv with equalised learning rate, optional up/down by 2, bias and activation.
 
     x: [N, in_channels, H, W] -> [N, out_channels, H * up / down, W * up / down]. `gain` scales the
-    activation's output (residual blocks pass sqrt(0.5)); the clamp scales with it.
+    activation's output (residual blocks pass sqrt(0.5)); the clamp scales with it. Resampling:
+    family 'stylegan2' convolves with the [1, 3, 3, 1] FIR filter; 'stylegan' upsamples nearest
+    before the conv and blurs after it, or blurs before the conv and box-downsamples after it
+    (official: training/networks_stylegan.py, G_synthesis block and D_basic block).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True,
                  activation: str = "linear", up: int = 1, down: int = 1, conv_clamp: float | None = None,
-                 impl: str = "auto") -> None:
+                 family: str = "stylegan2", impl: str = "auto") -> None:
         super().__init__(impl)
         self.activation, self.up, self.down, self.conv_clamp = activation, up, down, conv_clamp
-        self.padding = kernel_size // 2
-        self.register_buffer("resample_filter", make_resample_filter(), persistent=False)
+        self.family, self.padding = check_family(family), kernel_size // 2
+        taps = STYLEGAN_BLUR if family == "stylegan" else RESAMPLE_FILTER
+        self.register_buffer("resample_filter", make_resample_filter(taps), persistent=False)
         self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
         self.bias = nn.Parameter(torch.zeros([out_channels])) if bias else None
-        self.weight_gain = 1 / np.sqrt(in_channels * kernel_size ** 2)
+        he_gain, _ = he_gains(family, activation)
+        self.weight_gain = he_gain / np.sqrt(in_channels * kernel_size ** 2)
+
+    def convolve(self, x: torch.Tensor) -> torch.Tensor:
+        """The conv with its resampling, before bias and activation."""
+        weight = self.weight * self.weight_gain
+        if self.family == "stylegan" and (self.up > 1 or self.down > 1):
+            if self.up > 1:
+                x = upscale_nearest(x, self.up)
+            else:
+                x = filter2d(x, self.resample_filter, impl=self.impl)
+            x = conv2d_resample(x, weight, padding=self.padding, impl=self.impl)
+            if self.up > 1:
+                return filter2d(x, self.resample_filter, impl=self.impl)
+            return downscale_box(x, self.down)
+        resample = self.resample_filter if (self.up > 1 or self.down > 1) else None
+        return conv2d_resample(x, weight, f=resample, up=self.up, down=self.down, padding=self.padding,
+                               flip_weight=(self.up == 1), impl=self.impl)
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        weight = self.weight * self.weight_gain
-        resample = self.resample_filter if (self.up > 1 or self.down > 1) else None
-        x = conv2d_resample(x, weight, f=resample, up=self.up, down=self.down, padding=self.padding,
-                            flip_weight=(self.up == 1), impl=self.impl)
+        x = self.convolve(x)
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         if self.bias is None and self.activation == "linear" and clamp is None:
             return x if gain == 1 else x * gain  # nothing to fuse (residual skip convs)
-        act_gain = gain if self.activation == "linear" else gain * np.sqrt(2)
-        return bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=clamp, impl=self.impl)
+        _, act_gain = he_gains(self.family, self.activation)
+        return bias_act(x, self.bias, act=self.activation, gain=gain * act_gain, clamp=clamp, impl=self.impl)
 
 
 class MappingNetwork(nn.Module):
@@ -110,12 +168,14 @@ class MappingNetwork(nn.Module):
     """
 
     def __init__(self, *, z_dim: int, w_dim: int, num_ws: int, num_layers: int = 8, width: int = 512,
-                 lr_multiplier: float = 0.01, w_avg_beta: float = 0.995, impl: str = "auto") -> None:
+                 lr_multiplier: float = 0.01, w_avg_beta: float = 0.995, family: str = "stylegan2",
+                 impl: str = "auto") -> None:
         super().__init__()
         self.z_dim, self.w_dim, self.num_ws, self.w_avg_beta = z_dim, w_dim, num_ws, w_avg_beta
         features = [z_dim] + [width] * (num_layers - 1) + [w_dim]
         self.layers = nn.ModuleList(
-            DenseLayer(size_in, size_out, activation="lrelu", lr_multiplier=lr_multiplier, impl=impl)
+            DenseLayer(size_in, size_out, activation="lrelu", lr_multiplier=lr_multiplier, family=family,
+                       impl=impl)
             for size_in, size_out in zip(features[:-1], features[1:], strict=True))
         self.register_buffer("w_avg", torch.zeros([w_dim]))
 
@@ -138,21 +198,28 @@ class MappingNetwork(nn.Module):
 
 
 class NoiseInput(nn.Module):
-    """Per-pixel noise [N, 1, r, r] times a learned per-layer strength (StyleGAN Fig. 1, 'B')."""
+    """Per-pixel noise [N, 1, r, r] times a learned strength (StyleGAN Fig. 1, 'B').
 
-    def __init__(self, resolution: int) -> None:
+    channels=None: one strength per layer (networks_stylegan2.py `noise_strength`, shape []);
+    channels=C: one per feature map (networks_stylegan.py apply_noise `weight`, shape [C]).
+    """
+
+    def __init__(self, resolution: int, channels: int | None = None) -> None:
         super().__init__()
         self.resolution = resolution
         self.register_buffer("noise_const", torch.randn([resolution, resolution]))
-        self.strength = nn.Parameter(torch.zeros([]))
+        self.strength = nn.Parameter(torch.zeros([] if channels is None else [channels]))
+
+    def _scale(self) -> torch.Tensor:
+        return self.strength if self.strength.ndim == 0 else self.strength[:, None, None]
 
     def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor | None:
-        """Scaled noise [N, 1, r, r] (or [r, r] for 'const') for a batch like x [N, ...]; None for 'none'."""
+        """Scaled noise [N, 1 or C, r, r] ([1 or C, r, r] for 'const') for a batch like x; None for 'none'."""
         if noise_mode == "random":
             shape = [x.shape[0], 1, self.resolution, self.resolution]
-            return torch.randn(shape, device=x.device, dtype=x.dtype) * self.strength
+            return torch.randn(shape, device=x.device, dtype=x.dtype) * self._scale()
         if noise_mode == "const":
-            return self.noise_const.to(x.dtype) * self.strength
+            return self.noise_const.to(x.dtype) * self._scale()
         if noise_mode == "none":
             return None
         raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
@@ -229,5 +296,6 @@ class FromRGB(ConvLayer):
     """RGB [N, 3, r, r] -> features [N, C, r, r]: 1x1 conv, bias, leaky ReLU."""
 
     def __init__(self, out_channels: int, *, img_channels: int = 3, conv_clamp: float | None = None,
-                 impl: str = "auto") -> None:
-        super().__init__(img_channels, out_channels, 1, activation="lrelu", conv_clamp=conv_clamp, impl=impl)
+                 family: str = "stylegan2", impl: str = "auto") -> None:
+        super().__init__(img_channels, out_channels, 1, activation="lrelu", conv_clamp=conv_clamp,
+                         family=family, impl=impl)

@@ -3,7 +3,9 @@
 Both take features x [N, C_in, H, W] and one w [N, w_dim] and return [N, C_out, H * up, W * up].
 - 'adain' (Fig. 2a/b): conv, then noise, bias and leaky ReLU, then instance normalisation of each
   map's mean and std and the style's scale and bias (StyleGAN Eq. 1). The 4x4 constant is followed
-  by one such block without a conv.
+  by one such block without a conv. With layer family 'stylegan' (config A) it is networks_stylegan.py's
+  layer: the sqrt(2) He gain in the conv's weight scale (before noise and bias), one noise strength
+  per channel, nearest upsampling and a [1, 2, 1] blur around the up-conv.
 - 'demod' (Fig. 2d): modulated conv with demodulation (Eq. 1-3), then noise, bias and leaky ReLU
   outside the style block; the constant input goes straight into the first conv.
 A block family also fixes its ToRGB (modulated for demod, plain for adain) and how the 4x4 block
@@ -18,7 +20,7 @@ from torch import nn
 
 from fused_ops.bias_act import bias_act
 from fused_ops.modconv import modulated_conv2d
-from variants.layers import ConvLayer, DenseLayer, NoiseInput, UsesFusedOps, make_resample_filter
+from variants.layers import ConvLayer, DenseLayer, NoiseInput, UsesFusedOps, he_gains, make_resample_filter
 from variants.registry import Registry
 
 
@@ -46,8 +48,8 @@ class StyleLayer(UsesFusedOps):
         super().__init__(impl)
 
     @classmethod
-    def input_layers(cls, channels: int, *, w_dim: int, conv_clamp: float | None,
-                     impl: str) -> list[StyleLayer]:
+    def input_layers(cls, channels: int, *, w_dim: int, conv_clamp: float | None, impl: str,
+                     family: str = "stylegan2") -> list[StyleLayer]:
         """The styled layers of the 4x4 block that follow the learned constant."""
         raise NotImplementedError
 
@@ -71,24 +73,27 @@ class AdaINLayer(StyleLayer):
 
     def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, resolution: int,
                  kernel_size: int | None = 3, up: int = 1, conv_clamp: float | None = None,
-                 impl: str = "auto") -> None:
+                 family: str = "stylegan2", impl: str = "auto") -> None:
         super().__init__(impl)
         if kernel_size is None and (in_channels != out_channels or up != 1):
             raise ValueError("an AdaIN layer without a conv needs in_channels == out_channels and up == 1")
         self.out_channels, self.conv_clamp = out_channels, conv_clamp
+        # activation='lrelu' sets the conv's He gain only: noise, bias and the activation follow in
+        # forward (official: training/networks_stylegan.py G_synthesis, conv2d(gain=sqrt(2)), layer_epilogue)
         self.conv = (None if kernel_size is None else
-                     ConvLayer(in_channels, out_channels, kernel_size, bias=False, up=up, impl=impl))
-        self.noise = NoiseInput(resolution)
+                     ConvLayer(in_channels, out_channels, kernel_size, bias=False, activation="lrelu", up=up,
+                               family=family, impl=impl))
+        _, self.act_gain = he_gains(family, "lrelu")
+        self.noise = NoiseInput(resolution, out_channels if family == "stylegan" else None)
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.affine = DenseLayer(w_dim, 2 * out_channels, impl=impl)
         with torch.no_grad():  # style scale starts at 1, style bias at 0 (StyleGAN's "1 + y_s")
             self.affine.bias[:out_channels] = 1.0 / self.affine.bias_gain
 
     @classmethod
-    def input_layers(cls, channels, *, w_dim, conv_clamp, impl):
-        return [cls(channels, channels, w_dim=w_dim, resolution=4, kernel_size=None, conv_clamp=conv_clamp,
-                    impl=impl),
-                cls(channels, channels, w_dim=w_dim, resolution=4, conv_clamp=conv_clamp, impl=impl)]
+    def input_layers(cls, channels, *, w_dim, conv_clamp, impl, family="stylegan2"):
+        kwargs = dict(w_dim=w_dim, resolution=4, conv_clamp=conv_clamp, family=family, impl=impl)
+        return [cls(channels, channels, kernel_size=None, **kwargs), cls(channels, channels, **kwargs)]
 
     def styles(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(scale, bias), each [N, out_channels]."""
@@ -97,12 +102,12 @@ class AdaINLayer(StyleLayer):
 
     def forward(self, x, w, noise_mode="random", gain=1.0):
         if self.conv is not None:
-            x = self.conv(x)
+            x = self.conv.convolve(x)  # bias and activation follow the noise
         noise = self.noise(x, noise_mode)
         if noise is not None:
             x = x + noise
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
-        x = bias_act(x, self.bias, act="lrelu", gain=np.sqrt(2) * gain, clamp=clamp, impl=self.impl)
+        x = bias_act(x, self.bias, act="lrelu", gain=self.act_gain * gain, clamp=clamp, impl=self.impl)
         return adaptive_instance_norm(x, *self.styles(w))
 
 
@@ -118,8 +123,11 @@ class DemodLayer(StyleLayer):
 
     def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, resolution: int,
                  kernel_size: int = 3, up: int = 1, conv_clamp: float | None = None,
-                 impl: str = "auto") -> None:
+                 family: str = "stylegan2", impl: str = "auto") -> None:
         super().__init__(impl)
+        if family != "stylegan2":
+            raise ValueError(f"the demod layer exists only in layer family 'stylegan2' "
+                             f"(networks_stylegan2.py), got {family!r}")
         self.up, self.padding, self.conv_clamp = up, kernel_size // 2, conv_clamp
         self.affine = DenseLayer(w_dim, in_channels, bias_init=1.0, impl=impl)
         self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
@@ -128,8 +136,9 @@ class DemodLayer(StyleLayer):
         self.register_buffer("resample_filter", make_resample_filter(), persistent=False)
 
     @classmethod
-    def input_layers(cls, channels, *, w_dim, conv_clamp, impl):
-        return [cls(channels, channels, w_dim=w_dim, resolution=4, conv_clamp=conv_clamp, impl=impl)]
+    def input_layers(cls, channels, *, w_dim, conv_clamp, impl, family="stylegan2"):
+        return [cls(channels, channels, w_dim=w_dim, resolution=4, conv_clamp=conv_clamp, family=family,
+                    impl=impl)]
 
     def modulated_conv(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None = None):
         """The style block proper: modulate, convolve, demodulate (Eq. 1-3); [N, C_out, H*up, W*up]."""

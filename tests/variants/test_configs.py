@@ -34,6 +34,12 @@ def test_table1_presets(name):
     assert cfg.resolution == 1024 and cfg.style_mixing_prob == 0.9 and cfg.pl_interval == 4
 
 
+def test_layer_family_follows_the_official_network_code():
+    # official: run_training.py (TF StyleGAN2): config-a trains networks_stylegan.py's G_style and D_basic
+    families = {name: variants.get_config(name).layer_family for name in variants.list_configs()}
+    assert {name for name, family in families.items() if family == "stylegan"} == {"A", "A-large"}
+
+
 def test_table2_presets_are_config_e_with_architectures_varied():
     base = variants.get_config("E")
     for g_arch in ARCHITECTURES:
@@ -117,6 +123,9 @@ def test_frozen_and_keyword_only():
     (dict(width_multiplier=0.0), r"width_multiplier must be > 0"),
     (dict(style_mixing_prob=1.5), r"style_mixing_prob must lie in \[0, 1\]"),
     (dict(growing_lr_by_res=((64, 0.1), (8, 0.2))), r"strictly increasing resolutions"),
+    (dict(layer_family="progan"), r"layer_family='progan' is not one of 'stylegan2', 'stylegan'"),
+    (dict(layer_family="stylegan"), r"layer_family='stylegan' \(networks_stylegan.py\) exists only for "
+                                    r"style_block='adain' with g_arch='original' and d_arch='original'"),
 ])
 def test_invalid_values_and_combinations_raise_clearly(overrides, message):
     with pytest.raises(ValueError, match=message):

@@ -42,9 +42,41 @@ def test_dense_lrelu_matches_manual_formula():
     assert torch.allclose(layer(x), manual, atol=1e-6)
 
 
+def test_stylegan_family_puts_the_he_gain_in_the_weights():
+    # official: training/networks_stylegan.py get_weight(gain=sqrt(2)) and a leaky ReLU without gain
+    layer = DenseLayer(16, 8, activation="lrelu", bias_init=0.1, family="stylegan")
+    x = torch.randn(4, 16)
+    manual = torch.nn.functional.leaky_relu(x @ (layer.weight * np.sqrt(2) / 4).t() + 0.1, 0.2)
+    assert torch.allclose(layer(x), manual, atol=1e-6)
+    linear = DenseLayer(16, 8, family="stylegan")  # gain 1 where no activation follows
+    assert torch.allclose(linear(x), x @ (linear.weight / 4).t(), atol=1e-6)
+    with pytest.raises(ValueError, match="layer family must be one of"):
+        DenseLayer(16, 8, family="progan")
+
+
+def blur_121(x: torch.Tensor) -> torch.Tensor:
+    kernel = torch.tensor([1.0, 2.0, 1.0])
+    kernel = (kernel[:, None] * kernel[None, :] / 16).expand(x.shape[1], 1, 3, 3)
+    return torch.nn.functional.conv2d(x, kernel, padding=1, groups=x.shape[1])
+
+
+def test_stylegan_family_resamples_nearest_and_box_around_a_121_blur():
+    x = torch.randn(2, 4, 8, 8)
+    up = ConvLayer(4, 6, 3, bias=False, up=2, family="stylegan")  # G: upsample, conv, blur
+    weight = up.weight / np.sqrt(36)
+    nearest = x.repeat_interleave(2, 2).repeat_interleave(2, 3)
+    expected = blur_121(torch.nn.functional.conv2d(nearest, weight, padding=1))
+    assert torch.allclose(up(x), expected, atol=1e-5)
+    down = ConvLayer(4, 6, 3, bias=False, down=2, family="stylegan")  # D: blur, conv, downsample
+    weight = down.weight / np.sqrt(36)
+    expected = torch.nn.functional.avg_pool2d(torch.nn.functional.conv2d(blur_121(x), weight, padding=1), 2)
+    assert torch.allclose(down(x), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["stylegan2", "stylegan"])
 @pytest.mark.parametrize(("up", "down", "size"), [(1, 1, 8), (2, 1, 16), (1, 2, 4)])
-def test_conv_layer_resampling_shapes(up, down, size):
-    layer = ConvLayer(4, 6, 3, activation="lrelu", up=up, down=down)
+def test_conv_layer_resampling_shapes(up, down, size, family):
+    layer = ConvLayer(4, 6, 3, activation="lrelu", up=up, down=down, family=family)
     assert layer(torch.randn(2, 4, 8, 8)).shape == (2, 6, size, size)
 
 
@@ -102,6 +134,19 @@ def test_noise_input_modes():
     assert "noise_const" in noise.state_dict()  # fixed noise is saved with the network
     with pytest.raises(ValueError, match="noise_mode must be one of"):
         noise(x, "fixed")
+
+
+def test_noise_strength_per_channel():
+    # official: training/networks_stylegan.py apply_noise, a weight per feature map
+    noise = NoiseInput(8, channels=3)
+    assert noise.strength.shape == (3,)
+    with torch.no_grad():
+        noise.strength.copy_(torch.tensor([0.0, 1.0, -2.0]))
+    x = torch.zeros(5, 3, 8, 8)
+    const = noise(x, "const")
+    assert torch.equal(const, noise.noise_const * torch.tensor([0.0, 1.0, -2.0])[:, None, None])
+    random = noise(x, "random")
+    assert random.shape == (5, 3, 8, 8) and torch.equal(random[:, 2], -2 * random[:, 1])  # one map, scaled
 
 
 def test_constant_input():

@@ -1,5 +1,6 @@
 """Style blocks: demodulation keeps unit variance (Eq. 2-3); AdaIN sets each map's mean and std."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -66,6 +67,24 @@ def test_adain_layer_output_statistics_follow_the_style(kernel_size):
     assert torch.allclose(y.std(dim=[2, 3], unbiased=False), scale.abs(), atol=1e-4)
 
 
+def test_stylegan_adain_layer_adds_noise_and_bias_after_the_he_gain():
+    # official: training/networks_stylegan.py G_synthesis layer_epilogue after conv2d(gain=sqrt(2))
+    layer = AdaINLayer(4, 6, w_dim=8, resolution=8, family="stylegan")
+    assert layer.noise.strength.shape == (6,)
+    with torch.no_grad():
+        layer.noise.strength.copy_(torch.linspace(-1, 1, 6))
+        layer.bias.copy_(torch.linspace(0.5, -0.5, 6))
+    x, w = torch.randn(2, 4, 8, 8), torch.randn(2, 8)
+    conv = torch.nn.functional.conv2d(x, layer.conv.weight * np.sqrt(2) / 6, padding=1)
+    noise = layer.noise.noise_const * layer.noise.strength[:, None, None]
+    pre = torch.nn.functional.leaky_relu(conv + noise + layer.bias[:, None, None], 0.2)
+    expected = adaptive_instance_norm(pre, *layer.styles(w))
+    assert torch.allclose(layer(x, w, noise_mode="const"), expected, atol=1e-4)
+    stylegan2_order = adaptive_instance_norm(torch.nn.functional.leaky_relu(
+        conv / np.sqrt(2) + noise + layer.bias[:, None, None], 0.2), *layer.styles(w))
+    assert not torch.allclose(layer(x, w, noise_mode="const"), stylegan2_order, atol=1e-2)
+
+
 def test_adain_style_starts_as_identity_scale():
     layer = AdaINLayer(4, 4, w_dim=8, resolution=4)
     with torch.no_grad():
@@ -82,3 +101,5 @@ def test_block_families():
     assert not AdaINLayer.modulated_torgb and DemodLayer.modulated_torgb
     with pytest.raises(ValueError, match="without a conv needs in_channels == out_channels"):
         AdaINLayer(4, 8, w_dim=8, resolution=4, kernel_size=None)
+    with pytest.raises(ValueError, match="demod layer exists only in layer family 'stylegan2'"):
+        DemodLayer(4, 4, w_dim=8, resolution=4, family="stylegan")

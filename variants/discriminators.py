@@ -1,6 +1,7 @@
 """Discriminators in three architectures (paper Fig. 7), all ending in the same epilogue.
 
-- 'original': FromRGB at the input, then feed-forward blocks (plus a FromRGB per level when growing).
+- 'original': FromRGB at the input, then feed-forward blocks (plus a FromRGB per level when growing;
+  while growing the input stays at full resolution and is box-downsampled to the top level).
 - 'skip' ("input skips"): the FIR-downsampled image enters every block through its own FromRGB.
 - 'residual': residual blocks with a 1x1 downsampling skip conv, sum scaled by 1/sqrt(2).
 Epilogue (all): minibatch standard deviation, 3x3 conv, two dense layers -> one logit.
@@ -21,6 +22,7 @@ from variants.layers import (
     FromRGB,
     MinibatchStdDev,
     UsesFusedOps,
+    downscale_box,
     make_resample_filter,
     set_impl,
 )
@@ -70,7 +72,12 @@ class DiscriminatorEpilogue(nn.Module):
 
 
 class Discriminator(GrowableMixin, UsesFusedOps):
-    """D: img [N, 3, r, r] -> logits [N, 1] (r: the growth resolution); registered in DISCRIMINATORS."""
+    """D: img [N, 3, R, R] -> logits [N, 1] at full resolution R, also while growing; in DISCRIMINATORS.
+
+    While growing at top resolution r (official: training/networks_stylegan2.py (TF StyleGAN2)
+    D_stylegan and training/networks_stylegan.py D_basic, 'recursive' structure): the top block reads
+    the input box-downsampled to r x r, and the fading-out level reads it box-downsampled to r/2.
+    """
 
     registered_name: str = ""
     kind = "discriminator"
@@ -101,11 +108,12 @@ class Discriminator(GrowableMixin, UsesFusedOps):
             mbstd_group=cfg.mbstd_group, mbstd_channels=cfg.mbstd_channels, **kwargs)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        """img: [N, 3, r, r] at the growth resolution r -> logits [N, 1]."""
-        top, alpha = self._growth.resolution, self._growth.alpha
-        if img.ndim != 4 or img.shape[1] != 3 or img.shape[2:] != (top, top):
-            raise ValueError(f"{type(self).__name__} expects images [N, 3, {top}, {top}], "
+        """img: [N, 3, R, R] at full resolution R -> logits [N, 1]."""
+        top, alpha, full = self._growth.resolution, self._growth.alpha, self.resolution
+        if img.ndim != 4 or img.shape[1] != 3 or img.shape[2:] != (full, full):
+            raise ValueError(f"{type(self).__name__} expects images [N, 3, {full}, {full}], "
                              f"got {list(img.shape)}")
+        img = downscale_box(img, full // top)  # growing: the top level reads the R x R input averaged
         fading = self._growable and alpha < 1.0 and top > self._growth_start
         x = None
         for block in self.blocks:
@@ -117,7 +125,7 @@ class Discriminator(GrowableMixin, UsesFusedOps):
                 img = self._downsample(img)
                 x = x + block.fromrgb(img)
             elif fading and block.resolution == top // 2:  # new top level fades in over the old input
-                x = fade(block.fromrgb(self._downsample(img)), x, alpha)
+                x = fade(block.fromrgb(downscale_box(img, 2)), x, alpha)
             x = block(x)
         if top == 4:  # no block ran: the image enters the epilogue directly
             x = self.epilogue.fromrgb(img)

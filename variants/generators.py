@@ -1,6 +1,7 @@
 """Generators: mapping network f plus synthesis network g in three architectures (paper Fig. 7).
 
-- 'original': feed-forward blocks, one ToRGB at the output (plus one per level when growing).
+- 'original': feed-forward blocks, one ToRGB at the output (plus one per level when growing; while
+  growing the output stays at full resolution, the top level's image repeated to R x R).
 - 'skip': a ToRGB at every resolution; the RGB images are FIR-upsampled and summed (Fig. 7b).
 - 'residual': residual blocks, sum scaled by 1/sqrt(2), one ToRGB at the output (Fig. 7c).
 Each uses the style block of `cfg.style_block` ('adain' or 'demod', see style_blocks.py).
@@ -26,6 +27,7 @@ from variants.layers import (
     UsesFusedOps,
     make_resample_filter,
     set_impl,
+    upscale_nearest,
 )
 from variants.registry import Registry
 from variants.style_blocks import STYLE_BLOCKS, StyleLayer
@@ -102,7 +104,13 @@ class SynthesisBlock(nn.Module):
 
 
 class SynthesisNetwork(GrowableMixin, UsesFusedOps):
-    """g: ws [N, num_ws, w_dim] -> img [N, 3, r, r] at the current growth resolution r."""
+    """g: ws [N, num_ws, w_dim] -> img [N, 3, R, R] at full resolution R, also while growing.
+
+    While growing at top resolution r (official: training/networks_stylegan2.py (TF StyleGAN2)
+    G_synthesis_stylegan_revised and training/networks_stylegan.py G_synthesis, 'recursive' structure):
+    the fading-in level blends over the previous level's ToRGB upsampled nearest, and the r x r
+    image is repeated to R x R.
+    """
 
     def __init__(self, cfg: Config, *, registered_name: str, rgb_every_block: bool, residual: bool,
                  growable: bool, impl: str) -> None:
@@ -134,7 +142,7 @@ class SynthesisNetwork(GrowableMixin, UsesFusedOps):
         return block.torgb(x, w)
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "random", return_trace: bool = False):
-        """ws: [N, num_ws, w_dim]. Returns img [N, 3, r, r], or (img, SynthesisTrace) with return_trace."""
+        """ws: [N, num_ws, w_dim]. Returns img [N, 3, R, R], or (img, SynthesisTrace) with return_trace."""
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.config.w_dim):
             raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.config.w_dim}], "
                              f"got {list(ws.shape)}")
@@ -155,9 +163,10 @@ class SynthesisNetwork(GrowableMixin, UsesFusedOps):
                 img = rgb if img is None else self._upsample(img) + rgb
             elif block.resolution == top:
                 img = trace.rgb[top] = self._to_rgb(index, x, ws)
-                if fading:  # blend in the new top level over the upsampled previous output
+                if fading:  # blend in the new top level over the previous output, upsampled nearest
                     low = trace.rgb[top // 2] = self._to_rgb(index - 1, previous_x, ws)
-                    img = fade(self._upsample(low), img, alpha)
+                    img = fade(upscale_nearest(low, 2), img, alpha)
+        img = upscale_nearest(img, self.resolution // top)  # growing: the networks see R x R
         return (img, trace) if return_trace else img
 
     def _upsample(self, img: torch.Tensor) -> torch.Tensor:
@@ -197,7 +206,7 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, psi: float = 1.0, truncation_cutoff: int | None = None,
                 noise_mode: str = "random") -> torch.Tensor:
-        """z: [N, z_dim] -> img [N, 3, r, r] in about [-1, 1] (r: the growth resolution)."""
+        """z: [N, z_dim] -> img [N, 3, R, R] in about [-1, 1] (R: the full resolution, also while growing)."""
         return self.synthesis(self.mapping(z, psi, truncation_cutoff), noise_mode=noise_mode)
 
     @property

@@ -2,9 +2,13 @@
 
 A growable network runs at a top resolution r with a fade-in alpha in [0, 1]: the output (G) or
 input (D) of the new top block is blended linearly with the path through resolution r / 2.
+As in the official code, the networks keep the full resolution R at their boundary while growing:
+G's r x r output is upscaled to R x R by pixel repetition and D box-downsamples its R x R input
+to r x r; the fade paths are nearest upsampling (G) and 2x2 box downsampling (D).
 The schedule (StyleGAN's TrainingSchedule): `growing_phase_kimg` thousand images at the start
 resolution, then for each higher resolution a fade-in of the same length followed by a stable
 phase, until the full resolution; batch size and learning rate change per top resolution.
+The official loop speaks of the level of detail lod = log2(R / r) + (1 - alpha).
 """
 
 from __future__ import annotations
@@ -66,6 +70,19 @@ def check_growth(resolution: int, alpha: float, *, start_res: int, full_res: int
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"{owner}: fade-in alpha must lie in [0, 1], got {alpha}")
     return Growth(int(resolution), float(alpha))
+
+
+def level_of_detail(growth: Growth, full_resolution: int) -> float:
+    """The official loop's lod: log2(R / r) + (1 - alpha); 0 at full resolution, integer when stable."""
+    return math.log2(full_resolution // growth.resolution) + (1.0 - float(growth.alpha))
+
+
+def active_ws(num_ws: int, lod: float) -> int:
+    """How many leading ws the synthesis network uses at level of detail `lod` (2 per level dropped).
+
+    official: training/networks_stylegan2.py (TF StyleGAN2) G_main, cur_layers = num_layers - 2 * int(lod)
+    """
+    return num_ws - 2 * math.floor(lod)
 
 
 def fade(low: torch.Tensor, high: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -2,9 +2,9 @@
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from harness.data import ImageDataset, to_float
+from variants.layers import downscale_box, upscale_nearest
 
 
 class DataOrder:
@@ -48,17 +48,16 @@ class DataOrder:
 
 
 def prepare_reals(images: torch.Tensor, resolution: int, alpha: float, device: torch.device) -> torch.Tensor:
-    """uint8 [N, 3, R, R] -> float [N, 3, resolution, resolution] in [-1, 1] on `device`.
+    """uint8 [N, 3, R, R] -> float [N, 3, R, R] in [-1, 1] on `device`, at the level of detail of growing.
 
-    Downsampling is a box filter (average pooling), as ProGAN builds its lower levels of detail.
-    During a fade-in (alpha < 1) the image is blended with its half-resolution version upsampled
-    by pixel repetition, matching what the growing G produces at the same alpha.
+    As the official loop (training/training_loop.py (TF StyleGAN2) process_reals, FadeLOD and
+    UpscaleLOD): the image is box-downsampled to `resolution` (the official datasets build their lower
+    levels of detail by 2x2 averaging), blended during a fade-in (alpha < 1) with its 2x2 block means,
+    then repeated back to R x R, so the networks always see the full resolution.
     """
     reals = to_float(images.to(device, non_blocking=True))
     factor = reals.shape[-1] // resolution
-    if factor > 1:
-        reals = F.avg_pool2d(reals, factor)
+    reals = downscale_box(reals, factor)
     if alpha < 1.0:
-        lower = F.interpolate(F.avg_pool2d(reals, 2), scale_factor=2, mode="nearest")
-        reals = torch.lerp(lower, reals, float(alpha))
-    return reals
+        reals = torch.lerp(upscale_nearest(downscale_box(reals, 2), 2), reals, float(alpha))
+    return upscale_nearest(reals, factor)

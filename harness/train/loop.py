@@ -2,13 +2,16 @@
 
 Each minibatch runs up to four phases (stylegan2-ada's order): G main (non-saturating loss, style
 mixing), G reg (lazy path length, every `pl_interval`), D main (logistic loss; plus R1 when it is
-not lazy, configs A and B), D reg (lazy R1, every `r1_interval`); then G_ema follows G. Every
+not lazy, configs A and B), D reg (lazy R1, every `r1_interval`); then G_ema follows G. While
+growing, G and D work at full resolution (see variants/growing.py) and Adam's state is reset
+whenever floor(lod) or ceil(lod) changes, at the start of each fade-in and of each stable phase. Every
 `tick_kimg` a stats line is written (throughput, energy, Figure 8, droplets: see ticks.py), a
 G_ema snapshot every `snapshot_kimg`, a checkpoint every `checkpoint_kimg`; all three at the end.
 """
 
 import contextlib
 import copy
+import math
 from pathlib import Path
 
 import torch
@@ -25,6 +28,7 @@ from harness.train.performance import apply_performance, tf32_restored
 from harness.train.schedule import Schedule, TrainingState, ema_beta, is_lazy, lazy_adam_settings
 from harness.train.seeds import stream_seed
 from harness.train.ticks import TickRecorder
+from variants.growing import active_ws
 
 
 def resolve_device(device: str) -> torch.device:
@@ -70,9 +74,13 @@ class Trainer:
         }
         self.data_order = DataOrder(len(dataset), options.seed, options.xflip)
         self.pl_mean = torch.zeros([], device=device)
-        self.images_shown, self.step_index, self.optimizer_resolution = 0, 0, None
+        self.images_shown, self.step_index = 0, 0
+        self.optimizer_lod: float | None = None  # level of detail at the last Adam reset or step
+        self.optimizer_lr: float | None = None  # the schedule's lr the optimisers run at (before lazy c)
         self.pl_lazy = is_lazy(self.config.pl_interval, self.config.pl_weight)
         self.r1_lazy = is_lazy(self.config.r1_interval, self.config.r1_gamma)
+        self.opt_intervals = (self.config.pl_interval if self.pl_lazy else 1,  # (G, D) k of the lazy
+                              self.config.r1_interval if self.r1_lazy else 1)  # Adam correction
         self.opt_G = self.opt_D = None
         self.last_state: TrainingState | None = None  # of the latest minibatch
 
@@ -83,25 +91,40 @@ class Trainer:
             print(f"note: path length batch(es) {pl_batches} cannot be split over {self.dist.world_size} "
                   f"ranks; every rank computes the whole batch there (same result, more work)", flush=True)
 
-    def _build_optimizers(self, resolution: int) -> None:
-        """Fresh Adam for G and D (at the start and whenever growing adds a resolution)."""
-        cfg, lr = self.config, self.schedule.lr_at(resolution)
-        g_lr, g_betas = lazy_adam_settings(lr, cfg.adam_betas, cfg.pl_interval if self.pl_lazy else 1)
-        d_lr, d_betas = lazy_adam_settings(lr, cfg.adam_betas, cfg.r1_interval if self.r1_lazy else 1)
+    def _build_optimizers(self, lr: float) -> None:
+        """Fresh Adam for G and D at the schedule's `lr`, lazily corrected."""
+        cfg, (g_interval, d_interval) = self.config, self.opt_intervals
+        g_lr, g_betas = lazy_adam_settings(lr, cfg.adam_betas, g_interval)
+        d_lr, d_betas = lazy_adam_settings(lr, cfg.adam_betas, d_interval)
         fused = self.device.type in ("cpu", "cuda")  # one kernel per step: 4x faster on small CPU nets
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=g_betas, eps=cfg.adam_eps,
                                       fused=fused)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=cfg.adam_eps,
                                       fused=fused)
-        self.optimizer_resolution = resolution
+        self.optimizer_lr = lr
+
+    def _set_lr(self, lr: float) -> None:
+        """Move both optimisers to the schedule's `lr` (lazily corrected), keeping their state."""
+        for optimizer, interval in zip((self.opt_G, self.opt_D), self.opt_intervals, strict=True):
+            corrected, _ = lazy_adam_settings(lr, self.config.adam_betas, interval)
+            for group in optimizer.param_groups:
+                group["lr"] = corrected
+        self.optimizer_lr = lr
 
     def _enter(self, state: TrainingState) -> None:
-        """Apply the schedule's growth state; a new resolution resets Adam (as ProGAN/StyleGAN do)."""
+        """Apply the schedule's growth state; reset Adam whenever floor(lod) or ceil(lod) changes, i.e.
+        when a fade-in starts and again when its stable phase starts (official: TF StyleGAN2
+        training/training_loop.py, reset_opt_for_new_lod)."""
         if self.config.growing:
             for net in (self.G, self.D, self.G_ema):
                 net.set_growth(state.resolution, state.alpha)
-        if state.resolution != self.optimizer_resolution:
-            self._build_optimizers(state.resolution)
+        previous = self.optimizer_lod
+        if previous is None or (math.floor(previous), math.ceil(previous)) != (math.floor(state.lod),
+                                                                             math.ceil(state.lod)):
+            self._build_optimizers(state.lr)
+        elif state.lr != self.optimizer_lr:
+            self._set_lr(state.lr)
+        self.optimizer_lod = state.lod
 
     # One minibatch -----------------------------------------------------------------------------
 
@@ -113,8 +136,10 @@ class Trainer:
         return shard.take(z).to(self.device), shard.take(z_mix).to(self.device), mix_draw
 
     def _ws(self, shard: Shard, update_w_avg: bool = False) -> torch.Tensor:
+        """Style-mixed ws of this rank's rows, the crossover within the active layers."""
         z, z_mix, mix_draw = self._latents(shard)
         ws = losses.sample_ws(self.G.mapping, z, z_mix, mix_draw, num_ws=self.G.num_ws,
+                              active_ws=active_ws(self.G.num_ws, self.last_state.lod),
                               mixing_prob=self.config.style_mixing_prob, update_w_avg=update_w_avg)
         if update_w_avg:  # each rank moved w_avg towards its rows' mean; the mean move is the global one
             self.dist.mean_([self.G.mapping.w_avg], "averaging w_avg")
@@ -221,7 +246,7 @@ class Trainer:
         return {
             "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(), "D": self.D.state_dict(),
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-            "optimizer_resolution": self.optimizer_resolution,
+            "optimizer_lod": self.optimizer_lod, "optimizer_lr": self.optimizer_lr,
             "images_shown": self.images_shown, "step": self.step_index,
             "pl_mean": self.pl_mean.detach().clone(),
             "rng": rng_states(self.generators, self.device),
@@ -230,7 +255,9 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         self.images_shown, self.step_index = int(state["images_shown"]), int(state["step"])
-        self._build_optimizers(int(state["optimizer_resolution"]))  # step() applies the growth
+        scheduled = self.schedule.state_at(self.images_shown)  # for files written before lod was saved
+        self._build_optimizers(float(state.get("optimizer_lr", scheduled.lr)))  # step() applies the growth
+        self.optimizer_lod = float(state.get("optimizer_lod", scheduled.lod))
         for name in ("G", "G_ema", "D"):
             getattr(self, name).load_state_dict(state[name])
         self.opt_G.load_state_dict(state["opt_G"])

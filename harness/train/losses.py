@@ -64,15 +64,22 @@ def path_length_penalty(lengths: torch.Tensor, pl_mean: torch.Tensor, decay: flo
 
 
 def sample_ws(mapping, z: torch.Tensor, z_mix: torch.Tensor, mix_draw: torch.Tensor, *,
-              num_ws: int, mixing_prob: float, update_w_avg: bool = False) -> torch.Tensor:
+              num_ws: int, mixing_prob: float, active_ws: int | None = None,
+              update_w_avg: bool = False) -> torch.Tensor:
     """ws [N, num_ws, w_dim] for latents z [N, z_dim] with style mixing.
 
     mix_draw: two uniform numbers [2] in [0, 1) drawn by the caller (so every config consumes its
     random stream alike): the first decides whether to mix (< mixing_prob), the second picks the
-    crossover layer in [1, num_ws). Layers >= crossover take their w from z_mix [N, z_dim].
+    crossover layer in [1, active_ws), active_ws (default num_ws) being the ws the synthesis network
+    uses while growing (variants.growing.active_ws; official: training/networks_stylegan2.py (TF
+    StyleGAN2) G_main style mixing over cur_layers). Layers >= crossover take their w from z_mix
+    [N, z_dim]; w_avg is updated from z's ws only.
     """
     ws = mapping(z, update_w_avg=update_w_avg)
-    if num_ws < 2 or float(mix_draw[0]) >= mixing_prob:
+    active = num_ws if active_ws is None else active_ws
+    if not 1 <= active <= num_ws:
+        raise ValueError(f"active_ws must lie in [1, num_ws={num_ws}], got {active_ws}")
+    if active < 2 or float(mix_draw[0]) >= mixing_prob:
         return ws
-    crossover = 1 + min(int(float(mix_draw[1]) * (num_ws - 1)), num_ws - 2)
+    crossover = 1 + min(int(float(mix_draw[1]) * (active - 1)), active - 2)
     return variants.mix_styles(ws, mapping(z_mix, update_w_avg=False), crossover)

@@ -19,7 +19,7 @@ weighted by k, and its network's Adam uses lr * c and beta ** c with c = k / (k 
 import math
 from dataclasses import dataclass
 
-from variants.growing import growth_at, schedule_value
+from variants.growing import growth_at, level_of_detail, schedule_value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +27,7 @@ class TrainingState:
     """What the schedule prescribes after `images_shown` images.
 
     resolution: current top resolution (pixels); alpha: fade-in of that resolution in [0, 1];
+    lod: the official level of detail log2(R / resolution) + 1 - alpha (0 at full resolution);
     batch: minibatch size (images); lr: Adam learning rate before the lazy correction;
     phase_index: 0 for the first stabilisation, +1 at each fade-in or stabilisation start.
     (The phase arithmetic is variants.growing.growth_at's, with the phase length scaled.)
@@ -34,6 +35,7 @@ class TrainingState:
 
     resolution: int
     alpha: float
+    lod: float
     batch: int
     lr: float
     phase_index: int
@@ -92,7 +94,8 @@ class Schedule:
             scaled = self.config.replace(growing_phase_kimg=self.phase_images / 1000)
             growth = growth_at(scaled, images_shown / 1000)
             phase_index = min(images_shown // self.phase_images, 2 * self.num_growths)
-        return TrainingState(resolution=growth.resolution, alpha=float(growth.alpha),
+        lod = level_of_detail(growth, self.config.resolution)
+        return TrainingState(resolution=growth.resolution, alpha=float(growth.alpha), lod=lod,
                              batch=self.batch_at(growth.resolution), lr=self.lr_at(growth.resolution),
                              phase_index=int(phase_index))
 

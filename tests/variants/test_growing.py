@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import variants
-from fused_ops.upfirdn2d import downsample2d, setup_filter, upsample2d
-from variants.growing import Growth, growth_at
+from variants.growing import Growth, active_ws, growth_at, level_of_detail
+from variants.layers import downscale_box, upscale_nearest
 
 
 def test_fresh_networks_run_at_full_resolution(tiny):
@@ -15,38 +15,58 @@ def test_fresh_networks_run_at_full_resolution(tiny):
     assert G(torch.randn(2, 32)).shape == (2, 3, 32, 32)
 
 
-def test_generator_fade_in_blends_the_two_top_levels(tiny):
-    G = variants.build_generator(tiny("B", resolution=32)).eval()
+def block_means(x: torch.Tensor, size: int) -> torch.Tensor:
+    """x [N, C, H, W] with each size x size block replaced by its mean."""
+    return upscale_nearest(downscale_box(x, size), size)
+
+
+def is_constant_on_blocks(x: torch.Tensor, size: int) -> bool:
+    """Whether every size x size block of x [N, C, H, W] holds one value (exactly)."""
+    return torch.equal(x, upscale_nearest(x[:, :, ::size, ::size], size))
+
+
+@pytest.mark.parametrize("name", ["A", "B"])
+def test_generator_grows_at_full_resolution_with_nearest_fade(name, tiny):
+    G = variants.build_generator(tiny(name, resolution=32)).eval()
     ws = G.mapping(torch.randn(2, 32))
     G.set_growth(8, 1.0)
     img_8, trace_8 = G.synthesis(ws, noise_mode="const", return_trace=True)
-    assert img_8.shape == (2, 3, 8, 8) and sorted(trace_8.features) == [4, 8]
+    assert img_8.shape == (2, 3, 32, 32) and sorted(trace_8.features) == [4, 8]
+    assert trace_8.rgb[8].shape == (2, 3, 8, 8)
+    assert is_constant_on_blocks(img_8, 4) and not is_constant_on_blocks(img_8, 8)
+    torch.testing.assert_close(img_8, upscale_nearest(trace_8.rgb[8], 4))
     G.set_growth(16, 1.0)
-    img_16 = G.synthesis(ws, noise_mode="const")
-    G.set_growth(16, 0.0)
-    img_faded_0, trace = G.synthesis(ws, noise_mode="const", return_trace=True)
-    assert img_16.shape == img_faded_0.shape == (2, 3, 16, 16)
-    f = setup_filter([1, 3, 3, 1])
-    assert torch.allclose(img_faded_0, upsample2d(img_8, f), atol=1e-5)  # alpha 0: old level upsampled
-    G.set_growth(16, 0.25)
-    img_quarter = G.synthesis(ws, noise_mode="const")
-    assert torch.allclose(img_quarter, 0.75 * upsample2d(img_8, f) + 0.25 * img_16, atol=1e-5)
+    rgb_16 = G.synthesis(ws, noise_mode="const", return_trace=True)[1].rgb[16]
+    G.set_growth(16, 0.25)  # the old level enters upsampled nearest, not through the FIR filter
+    img_faded, trace = G.synthesis(ws, noise_mode="const", return_trace=True)
+    expected = upscale_nearest(0.75 * upscale_nearest(trace_8.rgb[8], 2) + 0.25 * rgb_16, 2)
+    torch.testing.assert_close(img_faded, expected, rtol=0, atol=1e-5)
     assert sorted(trace.rgb) == [8, 16]
 
 
-def test_discriminator_fade_in_blends_the_two_input_paths(tiny):
-    D = variants.build_discriminator(tiny("A", resolution=32))
-    img_16 = torch.randn(4, 3, 16, 16)
-    D.set_growth(16, 1.0)
-    full = D(img_16)
+@pytest.mark.parametrize("name", ["A", "B"])
+def test_discriminator_grows_at_full_resolution_with_box_fade(name, tiny):
+    D = variants.build_discriminator(tiny(name, resolution=32))
+    img = torch.randn(4, 3, 32, 32)
     D.set_growth(8, 1.0)
-    low = D(downsample2d(img_16, setup_filter([1, 3, 3, 1])))
-    D.set_growth(16, 0.0)
-    assert torch.allclose(D(img_16), low, atol=1e-5)
+    at_8 = D(img)
+    assert torch.allclose(D(block_means(img, 4)), at_8, atol=1e-5)  # D reads the 4x4 block means
+    D.set_growth(16, 0.0)  # the fading-out level reads the input box-downsampled
+    assert torch.allclose(D(img), at_8, atol=1e-5)
     D.set_growth(16, 0.5)
-    assert D(img_16).shape == (4, 1) and not torch.allclose(D(img_16), full)
-    with pytest.raises(ValueError, match=r"expects images \[N, 3, 16, 16\]"):
-        D(torch.randn(4, 3, 32, 32))
+    assert D(img).shape == (4, 1) and not torch.allclose(D(img), at_8)
+    with pytest.raises(ValueError, match=r"expects images \[N, 3, 32, 32\]"):
+        D(torch.randn(4, 3, 16, 16))
+
+
+@pytest.mark.parametrize("name", ["A", "B"])
+def test_discriminator_gradient_is_constant_on_blocks(name, tiny):
+    D = variants.build_discriminator(tiny(name, resolution=32))
+    for top, block in ((8, 4), (16, 2)):
+        D.set_growth(top, 1.0)
+        img = torch.randn(4, 3, 32, 32, requires_grad=True)
+        (grad,) = torch.autograd.grad(D(img).sum(), img)
+        assert is_constant_on_blocks(grad, block) and not is_constant_on_blocks(grad, 2 * block)
 
 
 def test_growth_backward_reaches_only_active_layers(tiny):
@@ -54,7 +74,9 @@ def test_growth_backward_reaches_only_active_layers(tiny):
     G, D = variants.build_generator(cfg), variants.build_discriminator(cfg)
     G.set_growth(16, 0.5)
     D.set_growth(16, 0.5)
-    D(G(torch.randn(4, 32))).sum().backward()
+    img = G(torch.randn(4, 32))
+    assert img.shape == (4, 3, 32, 32)
+    D(img).sum().backward()
     assert G.synthesis.blocks[-1].torgb.conv.weight.grad is None  # 32x32 not active yet
     assert G.synthesis.blocks[2].torgb.conv.weight.grad is not None
     assert G.synthesis.blocks[1].torgb.conv.weight.grad is not None  # the fading 8x8 level
@@ -86,3 +108,12 @@ def test_growth_at_follows_the_stylegan_schedule():
     for kimg, (resolution, alpha) in expected.items():
         assert growth_at(cfg, kimg) == Growth(resolution, pytest.approx(alpha)), kimg
     assert growth_at(variants.get_config("E"), 0) == Growth(1024, 1.0)
+
+
+def test_level_of_detail_and_active_ws_follow_the_official_lod():
+    assert level_of_detail(Growth(1024, 1.0), 1024) == 0.0
+    assert level_of_detail(Growth(8, 1.0), 1024) == 7.0
+    assert level_of_detail(Growth(16, 0.25), 1024) == pytest.approx(6.75)
+    assert level_of_detail(Growth(16, 0.0), 1024) == 7.0  # fade-in start: still the 8x8 level
+    # 18 ws at 1024 (config A and B): 4 at 8x8 (two 4x4 layers + two 8x8 layers), 6 fading to 16x16
+    assert [active_ws(18, lod) for lod in (7.0, 6.75, 6.0, 0.0)] == [4, 6, 6, 18]

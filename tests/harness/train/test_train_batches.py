@@ -39,15 +39,19 @@ def test_batch_reads_the_dataset_and_flips():
         assert torch.equal(batch[row], expected.flip(2) if flip else expected)
 
 
-def test_prepare_reals_box_downsamples_and_fades():
+def test_prepare_reals_fades_and_upscales_to_full_resolution():
     images = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
     as_float = images.float() / 127.5 - 1
+
+    def repeated(x, factor):
+        return x.repeat_interleave(factor, 2).repeat_interleave(factor, 3)
+
     full = prepare_reals(images, 16, 1.0, torch.device("cpu"))
     torch.testing.assert_close(full, as_float)
-    at_8 = prepare_reals(images, 8, 1.0, torch.device("cpu"))
-    torch.testing.assert_close(at_8, F.avg_pool2d(as_float, 2))
+    at_8 = prepare_reals(images, 8, 1.0, torch.device("cpu"))  # 2x2 block means, repeated to 16x16
+    torch.testing.assert_close(at_8, repeated(F.avg_pool2d(as_float, 2), 2))
     fading = prepare_reals(images, 8, 0.0, torch.device("cpu"))  # alpha 0: the 4x4 version, repeated
-    quarter = F.avg_pool2d(as_float, 4)
-    torch.testing.assert_close(fading, quarter.repeat_interleave(2, 2).repeat_interleave(2, 3))
+    torch.testing.assert_close(fading, repeated(F.avg_pool2d(as_float, 4), 4))
     half = prepare_reals(images, 8, 0.5, torch.device("cpu"))
     torch.testing.assert_close(half, 0.5 * (fading + at_8))
+    assert half.shape == (2, 3, 16, 16)

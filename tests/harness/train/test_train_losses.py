@@ -6,7 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import variants
 from harness.train import losses
+from variants.layers import downscale_box, upscale_nearest
 
 
 def test_logistic_losses_match_the_formulas():
@@ -75,6 +77,36 @@ def test_style_mixing_crossover():
     assert unmixed.eq(0).all()
     last = losses.sample_ws(mapping, z, z_mix, torch.tensor([0.0, 0.9999]), num_ws=6, mixing_prob=0.9)
     assert last[:, :5].eq(0).all() and last[:, 5:].eq(1).all()
+
+
+def test_style_mixing_crossover_stays_within_the_active_layers():
+    mapping, z, z_mix = LayerMapping(), torch.zeros(2, 4), torch.ones(2, 4)
+    mapping.num_ws = 18  # 1024x1024 while growing at 8x8: 4 active ws (lod 7)
+    crossovers = set()
+    for u in torch.linspace(0, 0.9999, 101):
+        ws = losses.sample_ws(mapping, z, z_mix, torch.tensor([0.0, float(u)]), num_ws=18, mixing_prob=0.9,
+                              active_ws=4)
+        crossovers.add(int(ws[0, :, 0].eq(0).sum()))
+    assert crossovers == {1, 2, 3}  # drawn from [1, active_ws): mixing always reaches an active layer
+    with pytest.raises(ValueError, match=r"active_ws must lie in \[1, num_ws=18\], got 19"):
+        losses.sample_ws(mapping, z, z_mix, torch.tensor([0.0, 0.5]), num_ws=18, mixing_prob=0.9,
+                         active_ws=19)
+
+
+def test_r1_while_growing_is_taken_on_full_resolution_pixels():
+    # official: the reals reach D at R x R (training_loop.py process_reals) and D box-downsamples inside,
+    # so R1 on the R x R input is R1 on the r x r block means divided by (R / r)^2.
+    cfg = variants.get_config("B", resolution=32, width_multiplier=1 / 32, z_dim=32, w_dim=32,
+                              mapping_width=32, mapping_layers=2)
+    D = variants.build_discriminator(cfg)
+    for top in (8, 16):
+        D.set_growth(top, 1.0)
+        factor = 32 // top
+        reals = torch.randn(4, 3, 32, 32, requires_grad=True)
+        full = losses.r1_penalty(D(reals), reals)
+        low = downscale_box(reals.detach(), factor).requires_grad_(True)
+        at_low = losses.r1_penalty(D(upscale_nearest(low, factor)), low)  # D sees exactly `low`
+        torch.testing.assert_close(full, at_low / factor ** 2, rtol=1e-5, atol=0)
 
 
 def test_softplus_form_is_stable_for_large_logits():

@@ -29,6 +29,8 @@ def test_growing_phases_scaled_to_half_the_budget():
         assert state.resolution == resolution, images
         assert state.alpha == pytest.approx(alpha, abs=1e-9), images
     assert [schedule.state_at(i).phase_index for i in (0, 125, 250, 375, 500, 900)] == [0, 1, 2, 3, 4, 4]
+    lods = [schedule.state_at(i).lod for i in (0, 125, 187, 250, 375, 500)]  # the official level of detail
+    assert lods == pytest.approx([2.0, 2.0, 2 - 62 / 125, 1.0, 1.0, 0.0])
 
 
 def test_paper_scale_keeps_600_kimg_phases_and_batch_table():

@@ -25,7 +25,14 @@ from harness.train.distributed import Distributed, Shard, ShardedNoise, check_ba
 from harness.train.finite import NonFiniteError, check_finite  # noqa: F401 (NonFiniteError: public here)
 from harness.train.options import TrainOptions
 from harness.train.performance import apply_performance, tf32_restored
-from harness.train.schedule import Schedule, TrainingState, ema_beta, is_lazy, lazy_adam_settings
+from harness.train.schedule import (
+    Schedule,
+    TrainingState,
+    ema_beta,
+    is_lazy,
+    lazy_adam_settings,
+    optimizer_intervals,
+)
 from harness.train.seeds import stream_seed
 from harness.train.ticks import TickRecorder
 from variants.growing import active_ws
@@ -79,8 +86,7 @@ class Trainer:
         self.optimizer_lr: float | None = None  # the schedule's lr the optimisers run at (before lazy c)
         self.pl_lazy = is_lazy(self.config.pl_interval, self.config.pl_weight)
         self.r1_lazy = is_lazy(self.config.r1_interval, self.config.r1_gamma)
-        self.opt_intervals = (self.config.pl_interval if self.pl_lazy else 1,  # (G, D) k of the lazy
-                              self.config.r1_interval if self.r1_lazy else 1)  # Adam correction
+        self.opt_intervals = optimizer_intervals(self.config)  # (G, D) k of the lazy Adam correction
         self.opt_G = self.opt_D = None
         self.last_state: TrainingState | None = None  # of the latest minibatch
 
@@ -92,7 +98,8 @@ class Trainer:
                   f"ranks; every rank computes the whole batch there (same result, more work)", flush=True)
 
     def _build_optimizers(self, lr: float) -> None:
-        """Fresh Adam for G and D at the schedule's `lr`, lazily corrected."""
+        """Fresh Adam for G and D at the schedule's `lr`, lazily corrected (official: TF StyleGAN2
+        training/training_loop.py, G_opt and D_opt under lazy_regularization)."""
         cfg, (g_interval, d_interval) = self.config, self.opt_intervals
         g_lr, g_betas = lazy_adam_settings(lr, cfg.adam_betas, g_interval)
         d_lr, d_betas = lazy_adam_settings(lr, cfg.adam_betas, d_interval)
@@ -135,14 +142,16 @@ class Trainer:
         mix_draw = torch.rand(2, generator=self.generators["latents"])
         return shard.take(z).to(self.device), shard.take(z_mix).to(self.device), mix_draw
 
-    def _ws(self, shard: Shard, update_w_avg: bool = False) -> torch.Tensor:
-        """Style-mixed ws of this rank's rows, the crossover within the active layers."""
+    def _ws(self, shard: Shard) -> torch.Tensor:
+        """Style-mixed ws of this rank's rows, the crossover within the active layers. Every call moves
+        w_avg, as every training-mode evaluation of the official mapping does (G main, path length,
+        D's fakes; official: training/networks_stylegan2.py (TF StyleGAN2) G_main, dlatent_avg)."""
         z, z_mix, mix_draw = self._latents(shard)
         ws = losses.sample_ws(self.G.mapping, z, z_mix, mix_draw, num_ws=self.G.num_ws,
                               active_ws=active_ws(self.G.num_ws, self.last_state.lod),
-                              mixing_prob=self.config.style_mixing_prob, update_w_avg=update_w_avg)
-        if update_w_avg:  # each rank moved w_avg towards its rows' mean; the mean move is the global one
-            self.dist.mean_([self.G.mapping.w_avg], "averaging w_avg")
+                              mixing_prob=self.config.style_mixing_prob, update_w_avg=True)
+        # each rank moved w_avg towards its rows' mean; the mean move is the global one
+        self.dist.mean_([self.G.mapping.w_avg], "averaging w_avg")
         return ws
 
     def _path_length_loss(self, batch: int, log) -> torch.Tensor:
@@ -177,7 +186,7 @@ class Trainer:
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
         with timer.phase("G_main"):
-            ws = self._ws(shard, update_w_avg=True)
+            ws = self._ws(shard)
             with self.noise.batch(shard):
                 fake_logits = self.D(self.G.synthesis(ws))
             loss = losses.generator_loss(fake_logits)

@@ -12,8 +12,10 @@ paper's settings this reproduces the table exactly. The learning rate per resolu
 config's `growing_lr_by_res` table verbatim. Non-growing configs use `batch_size` and `lr`.
 
 Lazy regularisation (Section 4 of the paper): a regulariser evaluated every k minibatches is
-weighted by k, and its network's Adam uses lr * c and beta ** c with c = k / (k + 1). With k = 1
-(configs A, B) the regulariser is added to the main loss in the same pass, and c = 1.
+weighted by k, and its network's Adam uses lr * c and beta ** c with c = k / (k + 1). As in the
+official loop, the correction applies to both networks as soon as regularisation is lazy (G with
+the path length interval even when G has no regulariser, config C). With k = 1 (configs A, B) the
+regulariser is added to the main loss in the same pass, and c = 1.
 """
 
 import math
@@ -121,6 +123,17 @@ def lazy_adam_settings(lr: float, betas: tuple[float, float],
 def is_lazy(interval: int, weight: float) -> bool:
     """Whether a regulariser of this interval and weight runs as its own, occasional phase."""
     return weight > 0 and interval > 1
+
+
+def optimizer_intervals(config) -> tuple[int, int]:
+    """(G's, D's) interval k of the lazy Adam correction: (pl_interval, r1_interval) as soon as either
+    regulariser is lazy, whether or not G has a regulariser; (1, 1) otherwise (configs A, B).
+
+    official: training/training_loop.py (TF StyleGAN2), `lazy_regularization` scales G_opt by
+    G_reg_interval and D_opt by D_reg_interval; run_training.py turns it off for configs A and B only.
+    """
+    lazy = is_lazy(config.r1_interval, config.r1_gamma) or is_lazy(config.pl_interval, config.pl_weight)
+    return (config.pl_interval, config.r1_interval) if lazy else (1, 1)
 
 
 def ema_beta(batch: int, ema_kimg: float) -> float:

@@ -1,4 +1,5 @@
-"""The Trainer against the official loop: Adam resets at lod boundaries."""
+"""The Trainer against the official loop: Adam resets at lod boundaries, lazy Adam settings, w_avg
+updates."""
 
 import numpy as np
 import pytest
@@ -39,3 +40,35 @@ def test_adam_state_resets_when_a_fade_in_starts_and_when_it_ends():
         assert int(trainer.opt_D.state[trainer.D.epilogue.out.weight]["step"]) == adam_steps[-1]
     assert lods == [1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0, 0.0, 0.0]
     assert adam_steps == [1, 2, 3, 1, 2, 3, 1, 2, 3, 4]  # reset at lod 1 -> 0.75 and at 0.25 -> 0
+
+
+@pytest.mark.parametrize(("name", "g_c", "d_c"), [("A", 1, 1), ("B", 1, 1), ("C", 4 / 5, 16 / 17),
+                                                  ("D", 4 / 5, 16 / 17), ("E", 4 / 5, 16 / 17)])
+def test_lazy_regularisation_adjusts_both_optimisers(name, g_c, d_c):
+    # official: training/training_loop.py (TF StyleGAN2): with lazy_regularization on (configs C-F), G's Adam
+    # gets c = 4/5 and D's c = 16/17, even for config C, whose G has no regulariser
+    trainer = make_trainer(tiny_config(name))
+    run_steps(trainer, 1)
+    lr = trainer.last_state.lr
+    for optimizer, c in ((trainer.opt_G, g_c), (trainer.opt_D, d_c)):
+        group = optimizer.param_groups[0]
+        assert group["lr"] == pytest.approx(lr * c)
+        assert group["betas"] == (0.0, pytest.approx(0.99 ** c))
+    if name == "C":
+        assert trainer.opt_G.param_groups[0]["betas"][1] == pytest.approx(0.99 ** 0.8)  # 0.99196...
+
+
+def test_w_avg_moves_at_every_training_evaluation_of_the_mapping():
+    # official: training/networks_stylegan2.py (TF StyleGAN2) G_main updates dlatent_avg whenever it runs
+    # with is_training: G loss, path length (D: lazy, at step 0) and D's fakes
+    trainer = make_trainer(tiny_config("D"))
+    updates, forward = [], trainer.G.mapping.forward
+
+    def counting(z, *args, update_w_avg=False, **kwargs):
+        updates.append(update_w_avg)
+        return forward(z, *args, update_w_avg=update_w_avg, **kwargs)
+
+    trainer.G.mapping.forward = counting
+    torch.manual_seed(0)
+    run_steps(trainer, 2)  # step 0: G main, G reg, D main; step 1: G main, D main
+    assert updates.count(True) == 5  # the other calls map the mixing latents, which leave w_avg alone

@@ -7,7 +7,14 @@ import torch
 
 import variants
 from harness.train.loop import update_ema
-from harness.train.schedule import Schedule, ema_beta, is_lazy, lazy_adam_settings, lazy_ratio
+from harness.train.schedule import (
+    Schedule,
+    ema_beta,
+    is_lazy,
+    lazy_adam_settings,
+    lazy_ratio,
+    optimizer_intervals,
+)
 
 
 def test_non_growing_is_constant():
@@ -65,6 +72,12 @@ def test_lazy_adam_correction():
         lazy_ratio(0)
 
 
+def test_lazy_correction_covers_both_optimisers_once_regularisation_is_lazy():
+    # official: training/training_loop.py (TF StyleGAN2) lazy_regularization, off for configs A and B only
+    intervals = {name: optimizer_intervals(variants.get_config(name)) for name in ("A", "B", "C", "D", "E")}
+    assert intervals == {"A": (1, 1), "B": (1, 1), "C": (4, 16), "D": (4, 16), "E": (4, 16)}
+
+
 def test_ema_half_life_in_images():
     batch, ema_kimg = 8, 0.4  # half-life 400 images = 50 steps
     beta = ema_beta(batch, ema_kimg)
@@ -80,3 +93,4 @@ def test_ema_half_life_in_images():
     assert ema.weight.item() == pytest.approx(0.5, rel=1e-5)
     assert ema.counter.item() == 7.0
     assert ema_beta(batch, 0.0) == 0.0 and math.isclose(ema_beta(32, 10.0) ** (10_000 / 32), 0.5)
+

@@ -42,6 +42,8 @@ class Config:
     one noise strength per layer. 'stylegan' (networks_stylegan.py, config A): nearest upsampling
     before and a [1, 2, 1] blur after G's up-convs, the blur before and a 2x2 box after D's
     down-convs, the sqrt(2) He gain in the runtime weight scale, one noise strength per channel.
+    ema_rampup: None (the paper) or r: G_ema's half-life is min(ema_kimg, r * kimg shown so far), as
+    stylegan2-ada-pytorch's training_loop.py, so short runs do not average in the initial network.
     """
 
     name: str = "custom"
@@ -81,6 +83,7 @@ class Config:
     adam_betas: tuple[float, float] = (0.0, 0.99)
     adam_eps: float = 1e-8
     ema_kimg: float = 10.0  # half-life of G's weight average, thousands of images
+    ema_rampup: float | None = None  # None = off (the paper); 0.05 in stylegan2-ada-pytorch
     # Progressive growing schedule (configs A-D; SPEC.md section 3).
     growing_start_res: int = 8
     growing_phase_kimg: float = 600.0  # thousands of images per stabilise phase and per fade-in
@@ -110,6 +113,9 @@ class Config:
                 f"style_block='adain' with g_arch='original' and d_arch='original' (got "
                 f"style_block={self.style_block!r}, g_arch={self.g_arch!r}, d_arch={self.d_arch!r}); "
                 f"use layer_family='stylegan2'")
+        if self.ema_rampup is not None and not self.ema_rampup > 0:
+            raise ValueError(f"config {self.name!r}: ema_rampup must be > 0 or None (off), "
+                             f"got {self.ema_rampup!r}")
         if self.growing:
             _check_power_of_two("growing_start_res", self.growing_start_res)
             if not 4 <= self.growing_start_res <= self.resolution:

@@ -243,7 +243,8 @@ class Trainer:
         self._phase_g(shard, timer, log)
         self._phase_d(reals, shard, timer, log)
         values = self.dist.mean_values(values)  # local means -> the global batch's (the same on every rank)
-        update_ema(self.G_ema, self.G, ema_beta(batch, self.config.ema_kimg))
+        update_ema(self.G_ema, self.G, ema_beta(batch, self.config.ema_kimg, self.config.ema_rampup,
+                                                self.images_shown))
         self.images_shown += batch
         self.step_index += 1
         timer.add_images(batch)

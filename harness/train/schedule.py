@@ -16,6 +16,9 @@ weighted by k, and its network's Adam uses lr * c and beta ** c with c = k / (k 
 official loop, the correction applies to both networks as soon as regularisation is lazy (G with
 the path length interval even when G has no regulariser, config C). With k = 1 (configs A, B) the
 regulariser is added to the main loss in the same pass, and c = 1.
+
+G_ema's half-life is `ema_kimg`, capped at `ema_rampup` times the images shown so far when the
+config sets a ramp-up (stylegan2-ada-pytorch; the paper uses none).
 """
 
 import math
@@ -136,8 +139,16 @@ def optimizer_intervals(config) -> tuple[int, int]:
     return (config.pl_interval, config.r1_interval) if lazy else (1, 1)
 
 
-def ema_beta(batch: int, ema_kimg: float) -> float:
-    """Per-step decay of G's weight average with a half-life of `ema_kimg` thousand images."""
-    if ema_kimg <= 0:
+def ema_beta(batch: int, ema_kimg: float, ema_rampup: float | None = None, images_shown: int = 0) -> float:
+    """Per-step decay of G's weight average with a half-life of `ema_kimg` thousand images.
+
+    With `ema_rampup` the half-life is min(ema_kimg * 1000, images_shown * ema_rampup) images, where
+    images_shown counts the images before this step (official: stylegan2-ada-pytorch
+    training/training_loop.py, G_ema update); the first step then copies G.
+    """
+    half_life = ema_kimg * 1000
+    if ema_rampup is not None:
+        half_life = min(half_life, images_shown * ema_rampup)
+    if half_life <= 0:
         return 0.0
-    return 0.5 ** (batch / (ema_kimg * 1000))
+    return 0.5 ** (batch / half_life)

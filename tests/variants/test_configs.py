@@ -38,6 +38,8 @@ def test_layer_family_follows_the_official_network_code():
     # official: run_training.py (TF StyleGAN2): config-a trains networks_stylegan.py's G_style and D_basic
     families = {name: variants.get_config(name).layer_family for name in variants.list_configs()}
     assert {name for name, family in families.items() if family == "stylegan"} == {"A", "A-large"}
+    assert variants.get_config("E").ema_rampup is None  # the paper's EMA: no ramp-up
+    assert variants.get_config("E", ema_rampup=0.05).ema_rampup == 0.05
 
 
 def test_table2_presets_are_config_e_with_architectures_varied():
@@ -126,6 +128,7 @@ def test_frozen_and_keyword_only():
     (dict(layer_family="progan"), r"layer_family='progan' is not one of 'stylegan2', 'stylegan'"),
     (dict(layer_family="stylegan"), r"layer_family='stylegan' \(networks_stylegan.py\) exists only for "
                                     r"style_block='adain' with g_arch='original' and d_arch='original'"),
+    (dict(ema_rampup=0.0), r"ema_rampup must be > 0 or None \(off\), got 0.0"),
 ])
 def test_invalid_values_and_combinations_raise_clearly(overrides, message):
     with pytest.raises(ValueError, match=message):

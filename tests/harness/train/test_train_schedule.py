@@ -94,3 +94,10 @@ def test_ema_half_life_in_images():
     assert ema.counter.item() == 7.0
     assert ema_beta(batch, 0.0) == 0.0 and math.isclose(ema_beta(32, 10.0) ** (10_000 / 32), 0.5)
 
+
+def test_ema_rampup_caps_the_half_life_by_the_images_shown():
+    # official: stylegan2-ada-pytorch training/training_loop.py; the first step copies G
+    assert ema_beta(32, 10.0, 0.05, images_shown=0) == 0.0
+    assert ema_beta(32, 10.0, 0.05, images_shown=64_000) == pytest.approx(0.5 ** (32 / 3200))
+    assert ema_beta(32, 10.0, 0.05, images_shown=1_000_000) == ema_beta(32, 10.0)  # 10 kimg < 50 kimg
+    assert ema_beta(32, 10.0, None, images_shown=0) == ema_beta(32, 10.0)

@@ -9,6 +9,8 @@ JSON lines are appended in place (`append_jsonl_line`): one `write` of one whole
 exclusive lock on the file, then fsync, so concurrent appenders never lose or interleave lines;
 `read_jsonl` drops (with a warning) a last line torn by a crash.
 
+For crash tests, `fault_point` can SIGKILL the process at a chosen write step (HARNESS_FAULT_KILL_AT).
+
 No JSON written here contains NaN or Infinity (not JSON; most parsers reject them): non-finite
 floats become null, and a dict record lists the fields that were non-finite in `nonfinite_fields`.
 """
@@ -20,6 +22,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -33,9 +36,32 @@ except ImportError:  # not on Windows: appends there rely on O_APPEND alone
     fcntl = None
 
 NONFINITE_KEY = "nonfinite_fields"
+FAULT_KILL_AT = "HARNESS_FAULT_KILL_AT"  # "N": die at the N-th fault point (crash tests only)
+FAULT_MATCH = "HARNESS_FAULT_MATCH"  # count only the fault points whose label contains this text
+_fault_count = 0
 TEMPORARY_SUFFIX = ".tmp"
 
 log = logging.getLogger(__name__)
+
+
+def fault_point(label: str) -> bool:
+    """Crash tests: True at the N-th call (HARNESS_FAULT_KILL_AT=N) whose label contains
+    HARNESS_FAULT_MATCH, after saying so on stderr; the caller then calls `die()`. Without the
+    variable (always, outside tests) it is one environment lookup and returns False."""
+    target = os.environ.get(FAULT_KILL_AT)
+    if not target or os.environ.get(FAULT_MATCH, "") not in label:
+        return False
+    global _fault_count
+    _fault_count += 1
+    if _fault_count != int(target):
+        return False
+    os.write(2, f"fault injection: SIGKILL at {label}\n".encode())
+    return True
+
+
+def die() -> None:
+    """End this process the hardest way (SIGKILL: no cleanup, no flushing), as a crash would."""
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _write_atomic(path: Path | str, write: Callable[[IO[bytes]], None],
@@ -54,10 +80,16 @@ def _write_atomic(path: Path | str, write: Callable[[IO[bytes]], None],
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()
+            if fault_point(f"write {path} (temporary file written, not renamed)"):
+                die()
             os.fsync(file.fileno())
         if before_replace is not None:
             before_replace()
+            if fault_point(f"write {path} (record written, file not renamed)"):
+                die()
         os.replace(temp_name, path)
+        if fault_point(f"write {path} (renamed)"):
+            die()
     except (OSError, RuntimeError) as error:  # torch.save reports a full disk as RuntimeError
         Path(temp_name).unlink(missing_ok=True)
         raise WriteError(describe_write_failure(path, error)) from error
@@ -194,6 +226,9 @@ def append_jsonl_line(path: Path | str, record: Any) -> Path:
         if fcntl is not None:
             fcntl.flock(handle, fcntl.LOCK_EX)
         _drop_torn_tail(handle, path)
+        if fault_point(f"append {path} (half a line written)"):
+            os.write(handle, data[:len(data) // 2])
+            die()
         written = os.write(handle, data)
         if written != len(data):  # regular files write whole buffers unless the disk is full
             raise OSError(f"short write to {path}: {written} of {len(data)} bytes (disk full?)")

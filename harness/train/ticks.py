@@ -24,6 +24,7 @@ import time
 
 import torch
 
+from harness.io import die, fault_point
 from harness.measure.droplets import measure_droplets
 from harness.measure.energy import open_cpu_meter, open_gpu_meter
 from harness.measure.resolution_usage import fixed_latents, resolution_shares
@@ -89,6 +90,8 @@ class TickRecorder:
             entry[1] += 1
         self.progress.update(batch)
         images = self.trainer.images_shown
+        if fault_point(f"train step at {images} images"):
+            die()
         if crossed(self.last_tick_images, images, self.tick_images) or images >= self.options.total_images:
             self._tick()
 

@@ -15,6 +15,11 @@ def use_bar(mode: str, stream=None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("CI")
 
 
+def _number(value: float | None) -> str:
+    """A loss for the progress line: 3 decimals, '?' when it was not measured this tick."""
+    return "?" if value is None else f"{value:.3f}"
+
+
 def _format_eta(seconds: float | None) -> str:
     return "?" if seconds is None else str(datetime.timedelta(seconds=round(seconds)))
 
@@ -38,8 +43,8 @@ class Progress:
             return
         img_per_s = record.get("img_per_s")
         if self._bar is not None:
-            self._bar.set_postfix(res=record["resolution"], loss_G=f"{record['loss/G']:.3f}",
-                                  loss_D=f"{record['loss/D']:.3f}", refresh=False)
+            self._bar.set_postfix(res=record["resolution"], loss_G=_number(record.get("loss/G")),
+                                  loss_D=_number(record.get("loss/D")), refresh=False)
             return
         remaining = self.total_images - record["images_shown"]
         eta = remaining / img_per_s if img_per_s else None
@@ -47,7 +52,7 @@ class Progress:
         total_kimg = self.total_images / 1000
         print(f"{self.label} tick {record['tick']:4d}  kimg {record['kimg']:9.3f}/{total_kimg:.3f}"
               f"  res {record['resolution']:4d}  {rate} img/s  eta {_format_eta(eta)}"
-              f"  loss G {record['loss/G']:.3f}  D {record['loss/D']:.3f}", flush=True)
+              f"  loss G {_number(record.get('loss/G'))}  D {_number(record.get('loss/D'))}", flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness.environment import collect_environment
 from harness.io import (
+    WriteError,
     append_jsonl_line,
     read_jsonl,
     remove_orphan_temporaries,
@@ -76,8 +77,17 @@ def _read_owner(handle: int) -> str:
 
 
 def _open(lock_path: Path) -> int:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    """The lock file's descriptor; a run folder that cannot be written fails here, before any work."""
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        if not os.access(lock_path.parent, os.W_OK):
+            os.close(handle)
+            raise PermissionError(13, "Permission denied")
+        return handle
+    except OSError as error:
+        raise WriteError(f"cannot write the run folder {lock_path.parent} ({error.strerror or error}); "
+                         f"choose another --out (or --results) or make it writable") from error
 
 
 def lock_owner(run_dir: Path | str) -> str | None:

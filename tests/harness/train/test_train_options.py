@@ -23,9 +23,20 @@ def test_json_round_trip():
     ("config", "E", TypeError, "variants.Config"),
     ("data", "", ValueError, "data"),
     ("progress", "fancy", ValueError, "progress"),
+    ("kimg", float("inf"), ValueError, "kimg must be a finite number, got inf"),
+    ("snapshot_kimg", float("nan"), ValueError, "snapshot_kimg must be a finite number, got nan"),
+    ("checkpoint_kimg", float("-inf"), ValueError, "checkpoint_kimg must be a finite number"),
+    ("growing_fraction", float("nan"), ValueError, "growing_fraction must be a finite number"),
+    ("seed", -1, ValueError, "seed must be an integer >= 0, got -1"),
+    ("seed", 1.5, ValueError, "seed must be an integer, got 1.5"),
+    ("fig8_samples", True, ValueError, "fig8_samples must be an integer, got True"),
+    ("device", "bogus", ValueError, "device='bogus' is not a device torch knows: use auto, cpu, cuda"),
+    ("resume", True, ValueError, None),
 ])
 def test_bad_values_are_named(field, value, error, match):
     values = dict(config=tiny_config(), data="openmoji", out="x", kimg=1.0)
+    if field == "resume":  # with --force-restart: the two exclude each other
+        values["force_restart"], match = True, "resume and force_restart exclude each other"
     with pytest.raises(error, match=match):
         TrainOptions(**{**values, field: value})
 

@@ -24,3 +24,10 @@ def test_plain_line_has_rate_and_eta(capsys):
                    "loss/G": 0.7, "loss/D": 1.3})
     line = capsys.readouterr().out
     assert "E tick    3" in line and "50.0 img/s" in line and "eta 0:00:10" in line
+
+
+def test_unmeasured_loss_prints_a_question_mark(capsys):
+    progress = Progress(1000, 0, "lines", label="E")
+    progress.tick({"tick": 0, "kimg": 0.1, "images_shown": 100, "resolution": 16, "img_per_s": None,
+                   "loss/G": None, "loss/D": 1.3})
+    assert "loss G ?  D 1.300" in capsys.readouterr().out

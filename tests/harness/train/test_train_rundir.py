@@ -18,6 +18,7 @@ from harness.cli import main as harness_main
 from harness.io import append_jsonl_line, read_jsonl
 from harness.train import NonFiniteError, TrainOptions, train
 from harness.train.rundir import LOCK_NAME, RunDirError, RunLockedError, lock_owner, run_lock
+from tests.harness.train.test_train_cli import train_args
 from tests.harness.train.tiny import tiny_config, write_pngs
 
 HOLDER = textwrap.dedent("""
@@ -177,19 +178,10 @@ def test_non_finite_g_ema_stops_the_run_before_anything_is_saved(tmp_path, png_f
     assert not (options.out_dir / "snapshots").exists() and not (options.out_dir / "summary.json").exists()
 
 
-def train_args(data, run_dir, cache, kimg):
-    return ["train", "--config", "E", "--data", str(data), "--out", str(run_dir), "--kimg", str(kimg),
-            "--resolution", "16", "--width-multiplier", "0.03125", "--batch-size", "4", "--impl", "ref",
-            "--set", "mapping_layers=1", "--set", "z_dim=16", "--set", "w_dim=16",
-            "--set", "mapping_width=16",
-            "--tick-kimg", "0.008", "--fig8-samples", "8", "--progress", "none", "--threads", "1",
-            "--cache-dir", str(cache)]
-
-
 @pytest.mark.slow
 def test_second_train_process_on_a_run_is_refused_and_writes_nothing(tmp_path, png_folder, capsys):
     run_dir = tmp_path / "run"
-    args = train_args(png_folder, run_dir, tmp_path / "cache", 100)
+    args = train_args(tmp_path, png_folder, "--kimg", "100")
     first = subprocess.Popen([sys.executable, "-m", "harness", *args])
     try:
         deadline = time.monotonic() + 120

@@ -17,6 +17,8 @@ full read of the dataset (LSUN: tens of GB) on every open.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import json
 import logging
@@ -38,6 +40,11 @@ DEFAULT_CACHE_DIR = Path("~/.cache/stylegan2-ablations/datasets")
 _HASH_CHUNK_BYTES = 64 << 20
 
 log = logging.getLogger(__name__)
+
+try:
+    import fcntl
+except ImportError:  # Windows: concurrent builders each decode (and write the same bytes)
+    fcntl = None
 
 
 class ImageSource(Protocol):
@@ -178,6 +185,34 @@ def _check_writable(directory: Path) -> None:
                            f"to a writable folder") from error
 
 
+@contextlib.contextmanager
+def _build_lock(npy_path: Path) -> Iterator[None]:
+    """Hold `<cache>.lock` (fcntl.flock; the OS drops it if the builder dies) while building, and
+    clear the temporary files a killed builder of this cache left (nobody else writes them now)."""
+    with open(npy_path.with_suffix(".lock"), "a+b") as lock_file:
+        if fcntl is not None:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+        for orphan in npy_path.parent.glob(f"{glob.escape(npy_path.stem)}.*.tmp"):
+            log.warning("removing %s, left by an interrupted cache build", orphan)
+            orphan.unlink(missing_ok=True)
+        yield
+
+
+def _build(source: ImageSource, resolution: int, content_height: int | None, skip_bad: bool,
+           npy_path: Path, json_path: Path) -> ImageDataset:
+    """Decode the source into `npy_path` and write its DatasetInfo to `json_path`."""
+    log.info("building dataset cache %s from %s", npy_path, source.source)
+    skips = SkipLog(skip_bad)
+    count = _write_images(source, resolution, content_height, skips, npy_path)
+    images = np.load(npy_path, mmap_mode="r")
+    info = DatasetInfo(name=source.name, source=source.source, resolution=resolution, num_images=count,
+                       num_skipped=len(skips.names), content_hash=array_content_hash(images),
+                       licence=source.licence, attribution=source.attribution,
+                       skipped_files=tuple(skips.names[:SKIPPED_NAMES_KEPT]), content_height=content_height)
+    write_json_atomically(json_path, info.to_dict())
+    return ImageDataset(images, info)
+
+
 def open_cached(source: ImageSource, resolution: int, *, cache_dir: str | os.PathLike | None,
                 skip_bad: bool, content_height: int | None, rebuild: bool = False) -> ImageDataset:
     """Load the source's cache for this resolution, building it first if needed (or if `rebuild`)."""
@@ -186,17 +221,10 @@ def open_cached(source: ImageSource, resolution: int, *, cache_dir: str | os.Pat
     dataset = None if rebuild else _load_cached(npy_path, json_path)
     if dataset is None:
         _check_writable(directory)
-        log.info("building dataset cache %s from %s", npy_path, source.source)
-        skips = SkipLog(skip_bad)
-        count = _write_images(source, resolution, content_height, skips, npy_path)
-        images = np.load(npy_path, mmap_mode="r")
-        info = DatasetInfo(name=source.name, source=source.source, resolution=resolution, num_images=count,
-                           num_skipped=len(skips.names), content_hash=array_content_hash(images),
-                           licence=source.licence, attribution=source.attribution,
-                           skipped_files=tuple(skips.names[:SKIPPED_NAMES_KEPT]),
-                           content_height=content_height)
-        write_json_atomically(json_path, info.to_dict())
-        dataset = ImageDataset(images, info)
+        with _build_lock(npy_path):  # one builder per key: the others wait, then read its cache
+            dataset = None if rebuild else _load_cached(npy_path, json_path)
+            if dataset is None:
+                dataset = _build(source, resolution, content_height, skip_bad, npy_path, json_path)
     if dataset.info.num_skipped and not skip_bad:
         raise DatasetError(
             f"the cache {npy_path} of {source.source!r} was built with --skip-bad and skips "

@@ -1,7 +1,11 @@
 """The dataset cache key sees new pixels behind an unchanged size and mtime; --rebuild-cache; an
-unwritable cache folder is an error before anything is decoded."""
+unwritable cache folder is an error before anything is decoded; one builder per cache at a time,
+and a killed build's temporary files are removed by the next."""
 
 import os
+import subprocess
+import sys
+import time
 import zipfile
 
 import numpy as np
@@ -81,3 +85,37 @@ def test_read_only_cache_folder_fails_before_decoding(image_folder, tmp_path):
             open_dataset(image_folder, 8, cache_dir=cache)
     finally:
         cache.chmod(0o755)
+
+
+def test_next_build_removes_what_a_killed_build_left(image_folder, tmp_path):
+    cache = tmp_path / "cache"
+    first = open_dataset(image_folder, 8, cache_dir=cache)
+    npy = next(cache.glob("*.npy"))
+    orphans = [cache / f"{npy.name}k2j3h4.npy.tmp", cache / f"{npy.stem}.jsonq8w7.tmp"]
+    for orphan in orphans:
+        orphan.write_bytes(b"half a cache")
+    again = open_dataset(image_folder, 8, cache_dir=cache, rebuild_cache=True)
+    assert not any(orphan.exists() for orphan in orphans)
+    assert again.info == first.info and not list(cache.glob("*.tmp"))
+
+
+HOLD_BUILD_LOCK = """
+import fcntl, sys, time
+with open(sys.argv[1], "a+b") as lock:
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_build_waits_for_another_builder_of_the_same_cache(image_folder, tmp_path):
+    cache = tmp_path / "cache"
+    open_dataset(image_folder, 8, cache_dir=cache)
+    lock = next(cache.glob("*.lock"))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_BUILD_LOCK, str(lock), "1.5"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    started = time.perf_counter()
+    open_dataset(image_folder, 8, cache_dir=cache, rebuild_cache=True)
+    assert time.perf_counter() - started > 0.5  # it waited for the other builder
+    holder.wait()

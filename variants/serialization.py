@@ -18,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
-from harness.io import file_sha256, write_bytes_atomic, write_text_atomic
+from harness.io import dumps_json, file_sha256, write_bytes_atomic, write_text_atomic
 from variants.configs import Config
 from variants.discriminators import Discriminator, build_discriminator
 from variants.generators import Generator, build_generator
@@ -55,7 +55,7 @@ def save_network(path: str | Path, net: Generator | Discriminator) -> tuple[Path
               "arch": net.registered_name, "config": net.config.to_dict(),
               "growth": {"resolution": growth.resolution, "alpha": growth.alpha},
               "sha256": hashlib.sha256(weights).hexdigest()}  # checked by load_weights
-    json_path = write_text_atomic(base.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
+    json_path = write_text_atomic(base.with_suffix(".json"), dumps_json(record, indent=2) + "\n")
     return weights_path, json_path
 
 

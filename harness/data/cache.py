@@ -112,7 +112,8 @@ def write_json_atomically(path: Path, record: dict[str, Any], *, indent: int | N
     """Write JSON to a temporary file beside `path`, fsync it, then rename it over `path`."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(handle, "w") as out:
-        json.dump(record, out, indent=indent, sort_keys=sort_keys, separators=None if indent else (",", ":"))
+        json.dump(record, out, indent=indent, sort_keys=sort_keys, separators=None if indent else (",", ":"),
+                  allow_nan=False)
         out.write("\n")
     _fsync_replace(Path(temporary), path)
 

@@ -64,8 +64,12 @@ def resolution_shares(generator, z: torch.Tensor, *, batch_size: int = 256) -> d
     """Figure 8 shares {resolution: share} of `generator` for latents z [N, z_dim].
 
     Uses truncation psi=1 and constant noise so the spread comes from w alone. Returns None for a
-    generator with a single ToRGB (original, residual), where the figure does not apply.
+    generator without output skips (original, residual), where the figure does not apply, also
+    while an original G fades a level in (its two ToRGBs are blended, not summed).
     """
+    if not generator.synthesis.rgb_every_block:
+        return None
+
     def batches():
         for start in range(0, z.shape[0], batch_size):
             ws = generator.mapping(z[start:start + batch_size])
@@ -74,4 +78,4 @@ def resolution_shares(generator, z: torch.Tensor, *, batch_size: int = 256) -> d
 
     std = rgb_std(batches())
     synchronize(z.device)
-    return shares_from_std(std) if len(std) > 1 else None
+    return shares_from_std(std)

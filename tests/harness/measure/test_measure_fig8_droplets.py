@@ -64,3 +64,14 @@ def test_measure_droplets_runs_on_a_generator():
     record = measure_droplets(variants.build_generator(tiny("A")), fixed_latents(16, 4, seed=0))
     assert set(record) == {"droplet", "droplet/8", "droplet/16"}
     assert 0 < record["droplet"] <= 1
+
+
+def test_figure8_and_droplets_while_growing():
+    G = variants.build_generator(tiny("A"))
+    G.set_growth(16, 0.5)  # two ToRGBs blended: no Figure 8 shares; the droplet statistic still applies
+    z = fixed_latents(16, 4, seed=0)
+    assert resolution_shares(G, z) is None
+    assert G(z).shape == (4, 3, 16, 16)
+    G.set_growth(8, 1.0)  # only the 4x4 and 8x8 blocks run: the statistic uses those
+    record = measure_droplets(G, z)
+    assert set(record) == {"droplet", "droplet/4", "droplet/8"} and 0 < record["droplet"] <= 1

@@ -215,7 +215,7 @@ SCALES: dict[str, Scale] = {
         ppl_samples=128,
         seeds=1,
         max_evaluations=2,
-        speed_rounds=3,  # about a minute: 5 configs x (1 warm-up + 3) rounds of 16 steps
+        speed_rounds=6,  # 5 configs x (1 warm-up + 6) rounds of 16 steps of about 1 s each on 2 idle cores
     ),
     "cpu": Scale(
         name="cpu",

@@ -2,21 +2,20 @@
 same results tree as an uninterrupted run: bit-identical metric values and weights on CPU, one
 metric row per key, each stats tick once, no orphan files.
 
-Each attempt is a forked child (no re-import of torch: the test stays cheap) that trains and
-measures every run, resuming what is there, as `ablate` does. harness.io.fault_point kills it at
-the N-th fault point of a category (HARNESS_FAULT_KILL_AT / HARNESS_FAULT_MATCH): a training step,
-a stats line (half written), a snapshot, a checkpoint (including between checkpoint.json and the
-rename) or a metric row. Fault points are counted, not timed, so the sequence of kills is
-reproducible from the seed.
+Each attempt is a process forked from a fork server (no re-import of torch: the test stays cheap)
+that trains and measures every run, resuming what is there, as `ablate` does.
+harness.io.fault_point kills it at the N-th fault point of a category (HARNESS_FAULT_KILL_AT /
+HARNESS_FAULT_MATCH): a training step, a stats line (half written), a snapshot, a checkpoint
+(including between checkpoint.json and the rename) or a metric row. Fault points are counted, not
+timed, so the sequence of kills is reproducible from the seed.
 """
 
 import json
+import multiprocessing
 import os
 import random
 import signal
-import sys
 import time
-import traceback
 from pathlib import Path
 
 import pytest
@@ -68,27 +67,28 @@ def run_suite(root: Path, data: Path, train_only: bool = False) -> None:
                             cache_dir=str(root.parent / "feature-cache"), log=lambda *args: None)
 
 
+def attempt_body(root: Path, data: Path, kill_at: int | None, match: str, train_only: bool) -> None:
+    """What an attempt process runs: the suite, armed to die at the chosen fault point."""
+    if kill_at is not None:
+        os.environ[FAULT_KILL_AT], os.environ[FAULT_MATCH] = str(kill_at), match
+    run_suite(root, data, train_only)
+
+
 def attempt(root: Path, data: Path, kill_at: int | None = None, match: str = "", train_only=False) -> bool:
-    """One forked attempt at the suite; True when it was killed by a fault point."""
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 0
-        try:
-            if kill_at is not None:
-                os.environ[FAULT_KILL_AT], os.environ[FAULT_MATCH] = str(kill_at), match
-            run_suite(root, data, train_only)
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        assert os.WTERMSIG(status) == signal.SIGKILL
+    """One attempt at the suite in its own process; True when a fault point killed it.
+
+    Processes come from a fork server: forked (cheap, torch already imported) from a process that
+    has never run a torch op, since forking one that has (pytest, after other tests) can hang the
+    child in OpenMP.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["harness.train", "harness.metrics", __name__])
+    process = context.Process(target=attempt_body, args=(root, data, kill_at, match, train_only))
+    process.start()
+    process.join()
+    if process.exitcode == -signal.SIGKILL:
         return True
-    assert os.WEXITSTATUS(status) == 0, f"attempt (kill at {kill_at} {match!r}) failed; see its traceback"
+    assert process.exitcode == 0, f"attempt (kill at {kill_at} {match!r}) failed; see its traceback"
     return False
 
 

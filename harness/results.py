@@ -467,7 +467,8 @@ def _merge_suite_json(source: Path, dest: Path) -> bool:
             f"{current.get('scale')!r}): runs of different scales are not comparable; merge into a "
             "separate results root instead"
         )
-    key = lambda cell: (cell.get("table"), cell.get("row"), cell.get("column"))
+    # One entry per (cell, training seed); cells written before seeds existed are seed 0.
+    key = lambda cell: (cell.get("table"), cell.get("row"), cell.get("column"), cell.get("seed", 0))
     known = {key(cell) for cell in current["cells"]}
     new_cells = [cell for cell in incoming["cells"] if key(cell) not in known]
     if not new_cells:

@@ -256,3 +256,12 @@ def test_side_by_side_speed(tmp_path):
     (tmp_path / "speed.json").write_text(json.dumps({"img_per_s": {"A": []}}))
     with pytest.raises(ResultsError, match="speed.json: 'img_per_s' must map each configuration"):
         load_speed(tmp_path)
+
+
+def test_merge_keeps_every_training_seed_of_a_cell(tmp_path):
+    machine_a, machine_b, dest = tmp_path / "a", tmp_path / "b", tmp_path / "dest"
+    write_seeded_store(machine_a, {"C": {"fid": [10.0]}})  # seed 0 trained on one machine
+    write_seeded_store(machine_b, {"C": {"fid": [10.0, 12.0]}})  # seeds 0 and 1 on another
+    merge_results([machine_a, machine_b], dest)
+    frame = load_results(dest)
+    assert sorted(frame["seed"]) == [0, 1] and sorted(frame["fid"]) == [10.0, 12.0]

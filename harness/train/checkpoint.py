@@ -16,10 +16,9 @@ from pathlib import Path
 
 import torch
 
-from harness.io import file_sha256, save_torch_hashed, write_json_atomic
+from common.io import file_sha256, save_torch_hashed, write_json_atomic
+from harness.rundir import RunDir
 
-CHECKPOINT_NAME = "checkpoint.pt"
-RECORD_NAME = "checkpoint.json"  # sha256 and size of checkpoint.pt, images shown, previous sha256
 FORMAT_VERSION = 1
 
 
@@ -59,7 +58,7 @@ def restore_rng_states(states: dict[str, object], generators: dict[str, torch.Ge
 
 def read_record(run_dir: Path | str) -> dict:
     """The content of `<run_dir>/checkpoint.json` ({} when there is none or it is unreadable)."""
-    path = Path(run_dir) / RECORD_NAME
+    path = RunDir(run_dir).checkpoint_record_path
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -67,7 +66,7 @@ def read_record(run_dir: Path | str) -> dict:
 
 
 def _record(state: dict, sha256: str, size: int, replaces: str | None) -> dict:
-    return {"format": FORMAT_VERSION, "file": CHECKPOINT_NAME, "sha256": sha256, "bytes": size,
+    return {"format": FORMAT_VERSION, "file": RunDir.CHECKPOINT, "sha256": sha256, "bytes": size,
             "images_shown": state.get("images_shown"), "step": state.get("step"),
             "replaces_sha256": replaces}
 
@@ -79,24 +78,24 @@ def save_checkpoint(run_dir: Path | str, state: dict) -> Path:
     checkpoint.json is written after the new file is durable and before it replaces the old
     one, naming both hashes, so that a crash in between leaves a pair that still verifies.
     """
-    run_dir = Path(run_dir)
-    path = run_dir / CHECKPOINT_NAME
+    run = RunDir(run_dir)
+    path = run.checkpoint_path
     replaces = read_record(run_dir).get("sha256")
     if replaces is None and path.exists():  # written before checksums existed
         replaces = file_sha256(path)
 
     def record(sha256: str, size: int) -> None:
-        write_json_atomic(run_dir / RECORD_NAME, _record(state, sha256, size, replaces))
+        write_json_atomic(run.checkpoint_record_path, _record(state, sha256, size, replaces))
 
     return save_torch_hashed(path, {"format": FORMAT_VERSION, **state}, record)
 
 
 def _alternatives(run_dir: Path) -> str:
     """What a user can do instead of resuming from a damaged checkpoint."""
-    snapshots = sorted((run_dir / "snapshots").glob("*.safetensors"))
-    kept = (f"the snapshots (latest {snapshots[-1].with_suffix('')}) hold G_ema for metrics but cannot "
-            f"resume training; " if snapshots else "")
-    return (f"{kept}restore a good copy of {CHECKPOINT_NAME}, or start the run again with --force-restart "
+    snapshots = RunDir(run_dir).snapshot_images()
+    kept = (f"the snapshots (latest {RunDir(run_dir).snapshot_path(snapshots[-1])}) hold G_ema for metrics "
+            f"but cannot resume training; " if snapshots else "")
+    return (f"{kept}restore a good copy of {RunDir.CHECKPOINT}, or start the run again with --force-restart "
             f"(it deletes the run's stats, snapshots and metric rows)")
 
 
@@ -112,8 +111,8 @@ def _verify(path: Path, run_dir: Path) -> dict:
         print(f"note: the last checkpoint write of {run_dir} was interrupted; resuming from the one "
               f"before it", flush=True)
         return {**record, "sha256": actual, "replaces_sha256": None, "bytes": path.stat().st_size}
-    raise CheckpointError(f"{path} is corrupt: its sha256 is {actual[:16]}..., {RECORD_NAME} records "
-                          f"{record['sha256'][:16]}...; {_alternatives(run_dir)}")
+    raise CheckpointError(f"{path} is corrupt: its sha256 is {actual[:16]}..., {RunDir.CHECKPOINT_RECORD} "
+                          f"records {record['sha256'][:16]}...; {_alternatives(run_dir)}")
 
 
 def load_checkpoint(run_dir: Path | str, map_location: torch.device | str = "cpu") -> dict | None:
@@ -123,7 +122,7 @@ def load_checkpoint(run_dir: Path | str, map_location: torch.device | str = "cpu
     (truncated, empty, not a checkpoint) or of another format, and saying what can be used instead.
     """
     run_dir = Path(run_dir)
-    path = run_dir / CHECKPOINT_NAME
+    path = RunDir(run_dir).checkpoint_path
     if not path.exists():
         return None
     record = _verify(path, run_dir)
@@ -138,5 +137,5 @@ def load_checkpoint(run_dir: Path | str, map_location: torch.device | str = "cpu
         raise CheckpointError(f"{path} has checkpoint format {found!r}; this code reads format "
                               f"{FORMAT_VERSION} (start a new run directory, or --force-restart)")
     if record and record != read_record(run_dir):
-        write_json_atomic(run_dir / RECORD_NAME, record)  # describe the file actually kept
+        write_json_atomic(RunDir(run_dir).checkpoint_record_path, record)  # describe the file actually kept
     return state

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from harness.train.checkpoint import CHECKPOINT_NAME
+from harness.rundir import RunDir
 
 
 class NonFiniteError(RuntimeError):
@@ -17,7 +17,7 @@ class NonFiniteError(RuntimeError):
 
 
 def _kept(run_dir: Path) -> str:
-    checkpoint = run_dir / CHECKPOINT_NAME
+    checkpoint = RunDir(run_dir).checkpoint_path
     return (f"the last good checkpoint is kept at {checkpoint}" if checkpoint.exists()
             else "no checkpoint had been written yet")
 

@@ -18,6 +18,7 @@ import torch
 
 import variants
 from harness.data import open_dataset
+from harness.rundir import RunDir, run_lock
 from harness.train import losses, rundir
 from harness.train.batches import DataOrder, prepare_reals
 from harness.train.checkpoint import load_checkpoint, restore_rng_states, rng_states
@@ -293,12 +294,12 @@ def torch_settings(options: TrainOptions):
 def train(options: TrainOptions) -> Path:
     """Train `options.config` for `options.kimg` thousand images; returns the run directory.
 
-    Holds the run directory's lock throughout (rundir.run_lock). Under torchrun (WORLD_SIZE > 1)
+    Holds the run directory's lock throughout (harness.rundir.run_lock). Under torchrun (WORLD_SIZE > 1)
     every rank runs this; see harness/train/distributed.py.
     """
     run_dir = options.out_dir
     with (process_group(resolve_device(options.device), options.dist_timeout_min) as dist,
-          rundir.run_lock(run_dir), torch_settings(options), tf32_restored()):
+          run_lock(run_dir), torch_settings(options), tf32_restored()):
         device = dist.device
         resume = rundir.check_run_dir(options)
         dataset = open_dataset(options.data, options.config.resolution, cache_dir=options.cache_dir,
@@ -310,7 +311,7 @@ def train(options: TrainOptions) -> Path:
         checkpoint = load_checkpoint(run_dir) if resume else None  # on CPU: RNG states must stay there
         if checkpoint is not None:
             trainer.load_state_dict(checkpoint)
-            if trainer.images_shown >= options.total_images and rundir.is_done(run_dir):
+            if trainer.images_shown >= options.total_images and RunDir(run_dir).is_done():
                 return run_dir  # finished already: nothing to add
         dist.barrier("starting the run")  # every rank has read the run directory before rank 0 writes
         if dist.is_main:

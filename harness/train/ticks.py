@@ -24,11 +24,12 @@ import time
 
 import torch
 
-from harness.io import die, fault_point
+from common.io import die, fault_point
 from harness.measure.droplets import measure_droplets
 from harness.measure.energy import open_cpu_meter, open_gpu_meter
 from harness.measure.resolution_usage import fixed_latents, resolution_shares
 from harness.measure.throughput import TRAINING_PHASES, PhaseTimer, synchronize
+from harness.rundir import RunDir
 from harness.train import rundir
 from harness.train.checkpoint import save_checkpoint
 from harness.train.finite import check_networks_finite
@@ -56,6 +57,7 @@ class TickRecorder:
 
     def __init__(self, trainer, checkpoint: dict | None):
         self.trainer, self.options, self.run_dir = trainer, trainer.options, trainer.options.out_dir
+        self.run = RunDir(self.run_dir)
         self.dist = trainer.dist
         options = self.options
         self.tick_images = max(1, round(options.tick_kimg * 1000))
@@ -180,7 +182,7 @@ class TickRecorder:
         record["peak_rss_bytes"] = peak_rss_bytes()
         record.update(measured)
         self._accumulate_totals(record)
-        rundir.append_stats(self.run_dir, record)
+        self.run.append_stats(record)
         snapshot_due, checkpoint_due = self._saves_due(previous, images)
         if snapshot_due:
             rundir.save_snapshot(self.run_dir, trainer.G_ema, images)
@@ -232,7 +234,7 @@ class TickRecorder:
             "fig8": self._last_record.get("fig8"), "droplet": self._last_record.get("droplet"),
             "world_size": self.dist.world_size,
         })
-        rundir.write_summary(self.run_dir, summary)
+        self.run.write_summary(summary)
 
     def close(self) -> None:
         self.progress.close()

@@ -4,7 +4,7 @@ metric row per key, each stats tick once, no orphan files.
 
 Each attempt is a process forked from a fork server (no re-import of torch: the test stays cheap)
 that trains and measures every run, resuming what is there, as `ablate` does.
-harness.io.fault_point kills it at the N-th fault point of a category (HARNESS_FAULT_KILL_AT /
+common.io.fault_point kills it at the N-th fault point of a category (HARNESS_FAULT_KILL_AT /
 HARNESS_FAULT_MATCH): a training step, a stats line (half written), a snapshot, a checkpoint
 (including between checkpoint.json and the rename) or a metric row. Fault points are counted, not
 timed, so the sequence of kills is reproducible from the seed.
@@ -22,11 +22,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from common.io import FAULT_KILL_AT, FAULT_MATCH, read_jsonl
 from harness.data import open_dataset
-from harness.io import FAULT_KILL_AT, FAULT_MATCH, read_jsonl
 from harness.metrics.rows import metric_row_key
+from harness.rundir import RunDir
 from harness.train import TrainOptions, train
-from harness.train.rundir import is_done
 from tests.harness.train.tiny import tiny_config, write_pngs
 
 RUNS = (("E", 0), ("F", 1))  # (config, seed): a two-run suite
@@ -57,7 +57,7 @@ def run_suite(root: Path, data: Path, train_only: bool = False) -> None:
 
     for config, seed in RUNS:
         options = run_options(root, data, config, seed)
-        if not is_done(options.out_dir):
+        if not RunDir(options.out_dir).is_done():
             train(options)
             if train_only:
                 return
@@ -96,7 +96,7 @@ def next_phase(root: Path, data: Path) -> str | None:
     """What the next attempt starts with: 'train', 'metrics', or None when the suite is complete."""
     for config, seed in RUNS:
         run_dir = run_options(root, data, config, seed).out_dir
-        if not is_done(run_dir):
+        if not RunDir(run_dir).is_done():
             return "train"
         rows = read_jsonl(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
         if len(rows) < ROWS_PER_RUN:

@@ -6,7 +6,7 @@ import signal
 from harness.suites import runner
 from harness.suites.runner import PlannedRun, execute_run
 from harness.suites.scales import get_scale
-from tests.harness.train.test_train_rundir import start_holder
+from tests.harness.test_rundir import start_holder
 
 
 def test_execute_run_skips_a_run_another_process_owns(tmp_path, monkeypatch):

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 import variants
-from harness import io as io_module
-from harness.io import file_sha256, save_torch_atomic
+from common import io as io_module
+from common.io import file_sha256, save_torch_atomic
+from harness.rundir import RunDir
 from harness.train import rundir
 from harness.train.checkpoint import (
-    RECORD_NAME,
     CheckpointError,
     load_checkpoint,
     restore_rng_states,
@@ -78,18 +78,18 @@ def test_damaged_checkpoint_is_refused_naming_the_file(tmp_path, damage):
     with pytest.raises(CheckpointError, match=rf"{path} is corrupt: its sha256 is .*snapshots/000004"
                                               rf".*--force-restart"):
         load_checkpoint(tmp_path)
-    (tmp_path / RECORD_NAME).unlink()  # without the checksum, reading it still fails cleanly
+    (tmp_path / RunDir.CHECKPOINT_RECORD).unlink()  # without the checksum, reading it still fails cleanly
     with pytest.raises(CheckpointError, match=rf"{path} cannot be read as a checkpoint"):
         load_checkpoint(tmp_path)
 
 
 def test_checkpoint_json_records_the_hash_and_the_replaced_one(tmp_path):
     save_checkpoint(tmp_path, small_state(1))
-    first = json.loads((tmp_path / RECORD_NAME).read_text())
+    first = json.loads((tmp_path / RunDir.CHECKPOINT_RECORD).read_text())
     assert first["sha256"] == file_sha256(tmp_path / "checkpoint.pt") and first["replaces_sha256"] is None
     assert first["bytes"] == (tmp_path / "checkpoint.pt").stat().st_size and first["images_shown"] == 4
     save_checkpoint(tmp_path, small_state(2))
-    second = json.loads((tmp_path / RECORD_NAME).read_text())
+    second = json.loads((tmp_path / RunDir.CHECKPOINT_RECORD).read_text())
     assert second["replaces_sha256"] == first["sha256"] and second["step"] == 2
 
 
@@ -111,7 +111,7 @@ def test_kill_between_record_and_rename_resumes_from_the_previous_checkpoint(tmp
         assert load_checkpoint(tmp_path)["step"] == 1
         assert "interrupted" in capsys.readouterr().out
     kept = file_sha256(tmp_path / "checkpoint.pt")
-    assert json.loads((tmp_path / RECORD_NAME).read_text())["sha256"] == kept
+    assert json.loads((tmp_path / RunDir.CHECKPOINT_RECORD).read_text())["sha256"] == kept
     save_checkpoint(tmp_path, small_state(4))
     assert load_checkpoint(tmp_path)["step"] == 4
 

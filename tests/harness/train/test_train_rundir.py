@@ -1,72 +1,24 @@
-"""The run directory: its lock (exclusive across processes, released when the owner dies,
-re-entrant), fresh starts after a dead attempt, refused resumes, orphan files, non-finite networks."""
+"""Training's use of the run directory: fresh starts after a dead attempt, refused resumes, orphan
+files, non-finite networks, a second process refused (the lock itself: tests/harness/test_rundir.py)."""
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 from safetensors.torch import load_file
 
 import variants
+from common.io import append_jsonl_line, read_jsonl
 from harness.cli import main as harness_main
-from harness.io import append_jsonl_line, read_jsonl
+from harness.rundir import RunDir, lock_owner
 from harness.train import NonFiniteError, TrainOptions, train
-from harness.train.rundir import LOCK_NAME, RunDirError, RunLockedError, lock_owner, run_lock
+from harness.train.rundir import RunDirError
 from tests.harness.train.test_train_cli import train_args
 from tests.harness.train.tiny import tiny_config, write_pngs
-
-HOLDER = textwrap.dedent("""
-    import sys, time
-    from harness.train.rundir import run_lock
-    with run_lock(sys.argv[1]):
-        print("locked", flush=True)
-        time.sleep(600)
-""")
-
-
-def start_holder(run_dir):
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir)], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "locked"
-    return holder
-
-
-def test_second_process_is_refused_with_owner_and_gets_the_lock_after_a_sigkill(tmp_path):
-    run_dir = tmp_path / "run"
-    holder = start_holder(run_dir)
-    try:
-        assert f"process {holder.pid} on" in lock_owner(run_dir)
-        with pytest.raises(RunLockedError, match=rf"{run_dir} is in use by process {holder.pid} on "):
-            with run_lock(run_dir):
-                pytest.fail("entered a run another process holds")
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait()
-    assert lock_owner(run_dir) is None  # the OS released the dead owner's lock
-    with run_lock(run_dir):
-        assert lock_owner(run_dir) is None  # this process holding it is not "another" owner
-    assert (run_dir / LOCK_NAME).read_text() == ""  # released: no stale owner record
-
-
-def test_lock_is_reentrant_within_a_process(tmp_path):
-    with run_lock(tmp_path), run_lock(tmp_path):
-        record = (tmp_path / LOCK_NAME).read_text()
-        assert f'"pid": {os.getpid()}' in record
-    assert (tmp_path / LOCK_NAME).read_text() == ""
-
-
-def test_lock_owner_of_an_unlocked_or_missing_run_is_none(tmp_path):
-    assert lock_owner(tmp_path / "missing") is None
-    with run_lock(tmp_path):
-        pass
-    start = time.perf_counter()
-    assert lock_owner(tmp_path) is None and time.perf_counter() - start < 1
-
 
 # Run directories across attempts ---------------------------------------------------------------
 
@@ -81,7 +33,7 @@ def tree(run_dir):
     """Every file of a run directory -> its content: tensors for weights (safetensors writes its
     metadata in a random order), bytes otherwise; timing-dependent files and checksums left out."""
     skipped = {"stats.jsonl", "summary.json", "environment.json", "checkpoint.pt", "checkpoint.json",
-               "options.json", LOCK_NAME}
+               "options.json", RunDir.LOCK}
     content = {}
     for path in sorted(run_dir.rglob("*")):
         if not path.is_file() or path.name in skipped:
@@ -188,7 +140,7 @@ def test_second_train_process_on_a_run_is_refused_and_writes_nothing(tmp_path, p
         while lock_owner(run_dir) is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert harness_main(args) == 2  # this process is the second one
-        owner = json.loads((run_dir / LOCK_NAME).read_text())
+        owner = json.loads((run_dir / RunDir.LOCK).read_text())
         assert capsys.readouterr().err.strip() == (
             f"train: error: {run_dir} is in use by process {first.pid} on {socket.gethostname()} since "
             f"{owner['since']} ({owner['command']}); wait for it to finish (or stop that process) and "

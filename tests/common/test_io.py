@@ -9,10 +9,12 @@ import textwrap
 import pytest
 import torch
 
-from harness import io
-from harness.io import (
+from common import io
+from common.io import (
+    CorruptFileError,
     WriteError,
     append_jsonl_line,
+    read_json_object,
     read_jsonl,
     remove_orphan_temporaries,
     save_torch_atomic,
@@ -65,11 +67,11 @@ def test_append_jsonl_appends_one_line_each(tmp_path):
     assert read_jsonl(path) == [{"a": 1}]
 
 
-def test_torn_last_line_is_ignored_by_readers_and_cut_by_the_next_append(tmp_path, caplog):
+def test_torn_last_line_is_ignored_by_readers_and_cut_by_the_next_append(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text('{"a": 1}\n{"a": 2, "b"')  # a writer killed mid-line
-    assert read_jsonl(path) == [{"a": 1}]
-    assert "torn last line" in caplog.text
+    with pytest.warns(UserWarning, match="m.jsonl:2: skipping a torn last line"):
+        assert read_jsonl(path) == [{"a": 1}]
     append_jsonl_line(path, {"a": 3})
     assert path.read_text() == '{"a": 1}\n{"a": 3}\n'
 
@@ -83,13 +85,26 @@ def test_complete_last_line_without_newline_is_kept(tmp_path):
 def test_damaged_middle_line_is_an_error_naming_the_line(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text('{"a": 1}\n{"a"\n{"a": 2}\n')
-    with pytest.raises(ValueError, match=r"m.jsonl line 2 is not JSON"):
+    with pytest.raises(CorruptFileError, match=r"m.jsonl:2: corrupt JSON line .*remove or fix that line"):
         read_jsonl(path)
+    path.write_text('{"a": 1}\n[1, 2]\n')
+    with pytest.raises(CorruptFileError, match=r"m.jsonl:2: expected a JSON object, found list"):
+        read_jsonl(path)
+
+
+def test_corrupt_json_file_names_the_file(tmp_path):
+    bad = tmp_path / "summary.json"
+    bad.write_text('{"done": tru')
+    with pytest.raises(CorruptFileError, match="summary.json: corrupt JSON"):
+        read_json_object(bad)
+    bad.write_text("[1, 2]")
+    with pytest.raises(CorruptFileError, match="expected a JSON object"):
+        read_json_object(bad)
 
 
 APPENDER = textwrap.dedent("""
     import sys
-    from harness.io import append_jsonl_line
+    from common.io import append_jsonl_line
     for index in range(200):
         append_jsonl_line(sys.argv[1], {"writer": sys.argv[2], "index": index, "pad": "x" * 300})
 """)
@@ -122,7 +137,7 @@ def test_write_failure_names_file_and_disk(tmp_path, monkeypatch):
     def full_disk(obj, file):
         raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 4224 vs 4112")
 
-    monkeypatch.setattr(io.torch, "save", full_disk)
+    monkeypatch.setattr(torch, "save", full_disk)
     expected = r"could not write .*checkpoint.pt: .*unexpected pos.*MiB free on the disk"
     with pytest.raises(WriteError, match=expected):
         save_torch_atomic(tmp_path / "checkpoint.pt", {"w": torch.zeros(2)})

@@ -56,7 +56,7 @@ def bias_act(x, b=None, dim=1, act="linear", alpha=None, gain=None, clamp=None, 
     clamp: None (no clamping) or a number >= 0. Returns a tensor shaped like x.
     """
     dim, spec, alpha, gain, clamp = _check_args(x, b, dim, act, alpha, gain, clamp)
-    if resolve_impl(impl, x.device) == "ref":
+    if resolve_impl(impl) == "ref":
         return _bias_act_ref(x, b, dim, spec, alpha, gain, clamp)
     return _bias_act_fused(x, b, dim, act, alpha, gain, clamp)
 

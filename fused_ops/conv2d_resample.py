@@ -32,7 +32,7 @@ def conv2d_resample(
     if f is None:
         f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
     padding = _resample_padding(_filter_size(f), up, down, padding)
-    if resolve_impl(impl, x.device) == "ref":
+    if resolve_impl(impl) == "ref":
         return _conv2d_resample_ref(x, w, f, up, down, padding, groups, flip_weight, flip_filter)
     return _conv2d_resample_fused(x, w, f, up, down, padding, groups, flip_weight, flip_filter)
 

@@ -43,7 +43,7 @@ def modulated_conv2d(
     up-sampling convolution flips its kernel. Returns [N, C_out, H_out, W_out].
     """
     _check_args(x, weight, styles)
-    impl = resolve_impl(impl, x.device)
+    impl = resolve_impl(impl)
     batch_size, (_, in_channels, kh, kw) = x.shape[0], weight.shape
     if x.dtype == torch.float16 and demodulate:
         # Pre-normalise so the products below stay inside the float16 range (official trick).

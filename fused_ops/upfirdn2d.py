@@ -110,7 +110,7 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, impl="au
     Returns [N, C, H_out, W_out] with W_out = ceil((W * up_x + x0 + x1 - Kw + 1) / down_x).
     """
     f, up, down, padding = _check_args(x, f, up, down, padding)
-    if resolve_impl(impl, x.device) == "ref":
+    if resolve_impl(impl) == "ref":
         return _upfirdn2d_ref(x, f, up, down, padding, flip_filter, gain)
     return _upfirdn2d_fused(x, f, up, down, padding, flip_filter, gain)
 

@@ -5,10 +5,12 @@
     img = G(torch.randn([4, G.z_dim]))          # [4, 3, 64, 64]
     logits = D(img)                              # [4, 1]
 
-Modules: configs (Config, presets), registry, layers, style_blocks, generators, discriminators,
-growing (progressive growing), serialization (safetensors + JSON).
+Modules: configs (Config, presets), layers, style_blocks, generators, discriminators,
+growing (progressive growing), serialization (safetensors + JSON); the networks register in
+common.registry.Registry tables (GENERATORS, DISCRIMINATORS, STYLE_BLOCKS).
 """
 
+from common.registry import Registry, UnknownNameError
 from variants.configs import PRESETS, Config, field_names, get_config, list_configs
 from variants.discriminators import DISCRIMINATORS, Discriminator, build_discriminator, list_discriminators
 from variants.generators import (
@@ -22,7 +24,6 @@ from variants.generators import (
 )
 from variants.growing import Growth, growth_at, schedule_value
 from variants.layers import set_impl
-from variants.registry import Registry, UnknownNameError
 from variants.serialization import load_network, load_weights, save_network
 from variants.style_blocks import STYLE_BLOCKS
 

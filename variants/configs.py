@@ -1,35 +1,34 @@
 """One frozen configuration per run, and the paper's named presets (Tables 1 and 2).
 
 `Config` holds everything a run needs: the architecture axes of the ablation (Section 1 of
-SPEC.md), channel widths, regularisation, optimiser and growing schedule. Every Literal field and
-every combination is checked once, in `__post_init__`. `PRESETS` is the one literal table of the
+SPEC.md), channel widths, regularisation, optimiser and growing schedule. Every field's type and
+Literal choice is checked from its hint (common.options.Options), ranges and combinations once, in
+`validate`. `PRESETS` is the one literal table of the
 paper's configurations; each entry overrides the defaults (which are config E) and nothing else.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import typing
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from variants.registry import UnknownNameError
+from common.options import Options
+from common.registry import UnknownNameError, unknown_name_message
+from fused_ops import Impl
 
 Architecture = Literal["original", "skip", "residual"]
 StyleBlock = Literal["adain", "demod"]
 LayerFamily = Literal["stylegan2", "stylegan"]
-Impl = Literal["ref", "fused", "auto"]
 
 ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
 STYLE_BLOCKS: tuple[str, ...] = get_args(StyleBlock)
 LAYER_FAMILIES: tuple[str, ...] = get_args(LayerFamily)
-IMPLS: tuple[str, ...] = get_args(Impl)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(Options):
     """A resolved run configuration; defaults are config E (FFHQ 1024, Table 1).
 
     Channels at resolution r: `channels_at(r) = max(1, round(min(fmap_base // r, fmap_max) *
@@ -37,13 +36,32 @@ class Config:
     32768 (F, A-large) doubles the maps at 64x64 and above.
     Growing tables are (resolution, value) pairs read as a step function: the value at r is that of
     the largest listed resolution <= r (see `variants.growing.schedule_value`).
-    layer_family: which official network code the layers follow. 'stylegan2' (networks_stylegan2.py,
-    configs B-F): [1, 3, 3, 1] FIR resampling inside the convs, the sqrt(2) gain after the activation,
-    one noise strength per layer. 'stylegan' (networks_stylegan.py, config A): nearest upsampling
-    before and a [1, 2, 1] blur after G's up-convs, the blur before and a 2x2 box after D's
-    down-convs, the sqrt(2) He gain in the runtime weight scale, one noise strength per channel.
-    ema_rampup: None (the paper) or r: G_ema's half-life is min(ema_kimg, r * kimg shown so far), as
-    stylegan2-ada-pytorch's training_loop.py, so short runs do not average in the initial network.
+
+    name: the preset's name (or 'custom').
+    g_arch: generator architecture (Section 4.1, Table 2): original, skip (output skips), residual.
+    d_arch: discriminator architecture (Table 2): original, skip (input skips), residual.
+    style_block: 'adain' (StyleGAN's AdaIN) or 'demod' (weight demodulation, Section 2.2).
+    growing: progressive growing (configs A-D); needs original G and D.
+    layer_family: which official network code the layers follow. 'stylegan2'
+        (networks_stylegan2.py, configs B-F): [1, 3, 3, 1] FIR resampling inside the convs, the
+        sqrt(2) gain after the activation, one noise strength per layer. 'stylegan'
+        (networks_stylegan.py, config A): nearest upsampling before and a [1, 2, 1] blur after G's
+        up-convs, the blur before and a 2x2 box after D's down-convs, the sqrt(2) He gain in the
+        runtime weight scale, one noise strength per channel.
+    resolution: image size (a power of two >= 4).
+    content_height: None = square; LSUN Car: 384 rows of 512, the rest black bars.
+    width_multiplier: scale every layer's feature maps.
+    mapping_lr_mult: learning-rate multiplier of the mapping network f (0.01).
+    w_avg_beta: decay of the running average of w used for truncation.
+    batch_size: minibatch (at full resolution when growing).
+    ema_kimg: half-life of G's weight average, thousands of images.
+    ema_rampup: None (the paper) or r: G_ema's half-life is min(ema_kimg, r * kimg shown so far),
+        as stylegan2-ada-pytorch's training_loop.py (0.05), so short runs do not average in the
+        initial network.
+    growing_phase_kimg: thousands of images per stabilise phase and per fade-in.
+    conv_clamp: clamp conv activations to [-X, X] (None = off; changes the maths; 256 officially
+        with float16).
+    impl: fused_ops implementation: ref, fused or auto.
     """
 
     name: str = "custom"
@@ -55,7 +73,7 @@ class Config:
     layer_family: LayerFamily = "stylegan2"
     # Image size and widths.
     resolution: int = 1024
-    content_height: int | None = None  # None = square; LSUN Car: 384 rows of 512, rest black bars
+    content_height: int | None = None
     width_multiplier: float = 1.0
     fmap_base: int = 16384
     fmap_max: int = 512
@@ -65,7 +83,7 @@ class Config:
     mapping_layers: int = 8
     mapping_width: int = 512
     mapping_lr_mult: float = 0.01
-    w_avg_beta: float = 0.995  # decay of the running average of w used for truncation
+    w_avg_beta: float = 0.995
     # Discriminator epilogue.
     mbstd_group: int = 4
     mbstd_channels: int = 1
@@ -82,11 +100,11 @@ class Config:
     lr: float = 0.002
     adam_betas: tuple[float, float] = (0.0, 0.99)
     adam_eps: float = 1e-8
-    ema_kimg: float = 10.0  # half-life of G's weight average, thousands of images
-    ema_rampup: float | None = None  # None = off (the paper); 0.05 in stylegan2-ada-pytorch
+    ema_kimg: float = 10.0
+    ema_rampup: float | None = None
     # Progressive growing schedule (configs A-D; SPEC.md section 3).
     growing_start_res: int = 8
-    growing_phase_kimg: float = 600.0  # thousands of images per stabilise phase and per fade-in
+    growing_phase_kimg: float = 600.0
     growing_batch_by_res: tuple[tuple[int, int], ...] = ((8, 256), (16, 128), (32, 64), (64, 32))
     growing_lr_by_res: tuple[tuple[int, float], ...] = (
         (8, 0.001), (128, 0.0015), (256, 0.002), (512, 0.003), (1024, 0.003))
@@ -94,12 +112,7 @@ class Config:
     conv_clamp: float | None = None
     impl: Impl = "auto"
 
-    def __post_init__(self) -> None:
-        _check_choice("g_arch", self.g_arch, ARCHITECTURES)
-        _check_choice("d_arch", self.d_arch, ARCHITECTURES)
-        _check_choice("style_block", self.style_block, STYLE_BLOCKS)
-        _check_choice("layer_family", self.layer_family, LAYER_FAMILIES)
-        _check_choice("impl", self.impl, IMPLS)
+    def validate(self) -> None:
         _check_power_of_two("resolution", self.resolution)
         if self.growing and (self.g_arch != "original" or self.d_arch != "original"):
             raise ValueError(
@@ -157,62 +170,17 @@ class Config:
         """The block resolutions 4, 8, ..., resolution."""
         return tuple(2 ** i for i in range(2, int(math.log2(self.resolution)) + 1))
 
-    # Overrides and JSON ------------------------------------------------------------------------
-
-    def replace(self, **overrides) -> Config:
-        """A new config with `overrides` applied (validated again); unknown names raise TypeError."""
-        _check_field_names(overrides)
-        return dataclasses.replace(self, **overrides)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict (tuples become lists; `from_dict` turns them back)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> Config:
-        """Inverse of `to_dict`; unknown keys raise TypeError listing the valid ones."""
-        _check_field_names(values)
-        hints = typing.get_type_hints(cls)
-        converted = {key: _to_tuples(value) if _is_tuple_type(hints[key]) else value
-                     for key, value in values.items()}
-        return cls(**converted)
-
     def to_json(self) -> str:
         """The config as JSON text (sorted keys, indented); `Config.from_json` inverts it exactly."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
-    @classmethod
-    def from_json(cls, text: str) -> Config:
-        return cls.from_dict(json.loads(text))
 
-
-def field_names() -> tuple[str, ...]:
-    """All field names of `Config`, in declaration order."""
-    return tuple(field.name for field in dataclasses.fields(Config))
-
-
-def _check_field_names(names) -> None:
-    unknown = sorted(set(names) - set(field_names()))
-    if unknown:
-        raise TypeError(f"unknown Config field(s) {unknown}; valid fields: {', '.join(field_names())}")
-
-
-def _check_choice(field_name: str, value, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{field_name}={value!r} is not one of {', '.join(map(repr, choices))}")
+field_names = Config.field_names
 
 
 def _check_power_of_two(field_name: str, value: int) -> None:
     if not isinstance(value, int) or value < 4 or value & (value - 1):
         raise ValueError(f"{field_name} must be a power of two >= 4, got {value!r}")
-
-
-def _is_tuple_type(hint) -> bool:
-    return typing.get_origin(hint) is tuple
-
-
-def _to_tuples(value):
-    return tuple(_to_tuples(item) for item in value) if isinstance(value, list | tuple) else value
 
 
 # The paper's configurations: each entry overrides Config's defaults (config E) and nothing else.
@@ -243,6 +211,6 @@ def list_configs() -> tuple[str, ...]:
 def get_config(name: str, **overrides) -> Config:
     """The preset `name` with `overrides` applied; unknown names or fields raise with the valid ones."""
     if name not in PRESETS:
-        raise UnknownNameError(f"unknown config {name!r}; known configs: {', '.join(PRESETS)}")
-    _check_field_names(overrides)
+        raise UnknownNameError(unknown_name_message("config", name, PRESETS))
+    Config.check_names(overrides)
     return Config(**{"name": name, **PRESETS[name], **overrides})

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.registry import Registry
 from fused_ops.upfirdn2d import downsample2d
 from variants.configs import Config
 from variants.growing import GrowableMixin, Growth, fade
@@ -26,7 +27,6 @@ from variants.layers import (
     make_resample_filter,
     set_impl,
 )
-from variants.registry import Registry
 
 RESIDUAL_GAIN = np.sqrt(0.5)
 

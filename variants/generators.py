@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.options import check_choice
+from common.registry import Registry
 from fused_ops.upfirdn2d import upsample2d
 from variants.configs import Config
 from variants.growing import GrowableMixin, Growth, fade
@@ -29,7 +31,6 @@ from variants.layers import (
     set_impl,
     upscale_nearest,
 )
-from variants.registry import Registry
 from variants.style_blocks import STYLE_BLOCKS, StyleLayer
 
 RESIDUAL_GAIN = np.sqrt(0.5)
@@ -146,8 +147,7 @@ class SynthesisNetwork(GrowableMixin, UsesFusedOps):
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.config.w_dim):
             raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.config.w_dim}], "
                              f"got {list(ws.shape)}")
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        check_choice("noise_mode", noise_mode, NOISE_MODES)
         top, alpha = self._growth.resolution, self._growth.alpha
         fading = self._growable and alpha < 1.0 and top > self._growth_start
         trace, x, previous_x, img = SynthesisTrace(), None, None, None

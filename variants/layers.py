@@ -12,28 +12,31 @@ gain in the runtime weight scale, so bias and noise are added after it).
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.options import check_choice
+from fused_ops import check_impl
 from fused_ops.bias_act import bias_act
 from fused_ops.conv2d_resample import conv2d_resample
 from fused_ops.modconv import modulated_conv2d
 from fused_ops.upfirdn2d import filter2d, setup_filter
+from variants.configs import LAYER_FAMILIES
 
 LRELU_ALPHA = 0.2
 RESAMPLE_FILTER = (1, 3, 3, 1)  # the FIR filter of all up/downsampling (SPEC.md section 1)
 STYLEGAN_BLUR = (1, 2, 1)  # official: training/networks_stylegan.py blur2d, beside nearest/box resampling
-LAYER_FAMILIES = ("stylegan2", "stylegan")
-NOISE_MODES = ("random", "const", "none")
-IMPLS = ("ref", "fused", "auto")
+NoiseMode = Literal["random", "const", "none"]  # the one declaration of the noise inputs' modes
+NOISE_MODES: tuple[str, ...] = get_args(NoiseMode)
 
 
 def set_impl(module: nn.Module, impl: str) -> None:
     """Make every layer inside `module` run its fused_ops with `impl` ('ref' | 'fused' | 'auto')."""
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    check_impl(impl)
     for submodule in module.modules():
         if isinstance(submodule, UsesFusedOps):
             submodule.impl = impl
@@ -66,8 +69,7 @@ def downscale_box(x: torch.Tensor, f: int) -> torch.Tensor:
 
 
 def check_family(family: str) -> str:
-    if family not in LAYER_FAMILIES:
-        raise ValueError(f"layer family must be one of {LAYER_FAMILIES}, got {family!r}")
+    check_choice("layer family", family, LAYER_FAMILIES)
     return family
 
 
@@ -88,9 +90,7 @@ class UsesFusedOps(nn.Module):
 
     def __init__(self, impl: str = "auto") -> None:
         super().__init__()
-        if impl not in IMPLS:
-            raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-        self.impl = impl
+        self.impl = check_impl(impl)
 
 
 class DenseLayer(UsesFusedOps):
@@ -220,9 +220,9 @@ class NoiseInput(nn.Module):
             return torch.randn(shape, device=x.device, dtype=x.dtype) * self._scale()
         if noise_mode == "const":
             return self.noise_const.to(x.dtype) * self._scale()
-        if noise_mode == "none":
-            return None
-        raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        check_choice("noise_mode", noise_mode, NOISE_MODES)
+        return None  # 'none'
+
 
 
 class ConstantInput(nn.Module):

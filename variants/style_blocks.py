@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.registry import Registry
 from fused_ops.bias_act import bias_act
 from fused_ops.modconv import modulated_conv2d
 from variants.layers import ConvLayer, DenseLayer, NoiseInput, UsesFusedOps, he_gains, make_resample_filter
-from variants.registry import Registry
 
 
 def adaptive_instance_norm(x: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor,

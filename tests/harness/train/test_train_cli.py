@@ -2,8 +2,8 @@
 never a traceback; --force-restart and --rebuild-cache."""
 
 import pytest
+import torch
 
-from harness import io as io_module
 from harness.cli import main as harness_main
 
 
@@ -73,13 +73,13 @@ def test_damaged_checkpoint_full_disk_and_force_restart(tmp_path, png_folder, ca
     error = one_line_error(capsys, code, f"{checkpoint} cannot be read as a checkpoint")
     assert "--force-restart" in error and "snapshots/000008" in error
 
-    real_save = io_module.torch.save
+    real_save = torch.save
 
     def full_disk(obj, file):  # what torch.save raises when the disk fills up under it
         real_save(obj, file)
         raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 4224 vs 4112")
 
-    monkeypatch.setattr(io_module.torch, "save", full_disk)
+    monkeypatch.setattr(torch, "save", full_disk)
     code = harness_main(train_args(tmp_path, png_folder, "--force-restart"))
     error = one_line_error(capsys, code, f"could not write {checkpoint}: ")
     assert "MiB free on the disk holding" in error and "unexpected pos" in error

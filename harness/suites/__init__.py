@@ -1,6 +1,8 @@
-"""Declarative suites (Tables 1-3, Figure 8), scale presets and the runner that fills the store."""
+"""Declarative suites (Tables 1-3, Figure 8), scale presets, the runner that trains and measures one
+run, and the driver that fills the store."""
 
-from harness.suites.runner import PlannedRun, execute_run, plan_runs, run_suites
+from harness.suites.driver import run_suites
+from harness.suites.runner import PlannedRun, execute_run, plan_runs
 from harness.suites.scales import SCALES, Scale, get_scale
 from harness.suites.tables import DATASET_SETTINGS, SUITES, Cell, DatasetSettings, Suite, get_suites, run_id
 

@@ -121,8 +121,8 @@ def dry_run(suites, scale, results: Path) -> None:
 
 
 def run(args) -> int:
+    from harness.suites.driver import check_plan, run_suites
     from harness.suites.executors import RunsFailed
-    from harness.suites.runner import check_plan, run_suites
     from harness.suites.tables import get_suites
 
     try:

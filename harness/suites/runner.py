@@ -1,24 +1,19 @@
-"""Run suites: plan the unique runs, train each (resuming), measure it, write suite.json files.
+"""One run of a suite: plan the unique runs, then train each (resuming) and measure it.
 
-The store (docs/architecture.md): `results/<suite>/<run-id>/` is a run directory, one per
-(config, dataset column, training seed); a run that several suites need lives under the first of
-them and the others' `suite.json` point to it. Every step is idempotent: a finished run is
-skipped, an interrupted one resumes from its checkpoint, and metrics already in `metrics.jsonl`
-with enough evaluations are not computed again. After training, `speed.json` holds img/s of the
-speed findings' configs timed side by side in one process (harness.measure.speed).
+The store (docs/architecture.md): `results/<suite>/<run-id>/` is a run directory (harness.rundir),
+one per (config, dataset column, training seed); a run that several suites need lives under the
+first of them and the others' `suite.json` point to it. Every step is idempotent: a finished run
+is skipped, an interrupted one resumes from its checkpoint, and metrics already in
+`metrics.jsonl` with enough evaluations are not computed again. harness.suites.driver runs a
+whole suite through an executor; this module imports neither.
 """
 
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.io import read_jsonl
+from harness.rundir import RunDir, RunLockedError, RunState, run_lock
 from harness.suites.scales import PAPER_CONTENT_HEIGHT, Scale, resolve_dataset
-from harness.suites.tables import DATASET_SETTINGS, FFHQ, SUITES, Suite, dataset_slug, run_id
-
-SPEED_CONFIGS = ("A", "B", "C", "E", "F")  # the configs the speed findings compare (Table 1 footnote)
-SPEED_NAME = "speed.json"
+from harness.suites.tables import DATASET_SETTINGS, SUITES, Suite, run_id
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,7 +111,7 @@ def train_options(run: PlannedRun, scale: Scale, results_root: Path):
         kimg=scale.run_kimg(run.column),
         seed=run.seed,
         xflip=settings.xflip,
-        resume=(run_dir / "checkpoint.pt").exists(),
+        resume=RunDir(run_dir).has_checkpoint(),
         tick_kimg=scale.tick_kimg,
         snapshot_kimg=scale.snapshot_kimg,
         fig8_samples=scale.fig8_samples,
@@ -139,21 +134,10 @@ def plan_records(runs: list[PlannedRun], scale: Scale, results_root: Path, suite
     ]
 
 
-def is_trained(run_dir: Path) -> bool:
-    summary = run_dir / "summary.json"
-    return summary.exists() and json.loads(summary.read_text()).get("done") is True
-
-
 def measured(run_dir: Path, evaluations: int) -> set[tuple[str, int]]:
     """(metric, snapshot images) pairs in the run's metrics.jsonl with at least `evaluations` repeats."""
-    path = run_dir / "metrics.jsonl"
-    rows = read_jsonl(path) if path.exists() else []
-    return {(row["metric"], round(row["snapshot_kimg"] * 1000)) for row in rows
+    return {(row["metric"], round(row["snapshot_kimg"] * 1000)) for row in RunDir(run_dir).metric_rows()
             if (row.get("repeats") or 1) >= evaluations}
-
-
-def snapshot_kimgs(run_dir: Path) -> list[float]:
-    return sorted(int(path.stem) / 1000 for path in (run_dir / "snapshots").glob("*.safetensors"))
 
 
 def snapshot_metrics(features: str) -> list[str]:
@@ -186,12 +170,13 @@ def measure_run(run_dir: Path, scale: Scale, evaluations: int = 1, log=print) ->
     """FID (with the metrics sharing its network) at every snapshot, then the other metrics at the
     lowest-FID one (the paper's choice), each `evaluations` times; then the sample grids of that
     snapshot and of the first one, and the feature maps."""
+    run = RunDir(run_dir)
     done, every_snapshot = measured(run_dir, evaluations), snapshot_metrics(scale.features)
-    for kimg in snapshot_kimgs(run_dir):
+    for kimg in run.snapshot_kimgs():
         missing = [name for name in every_snapshot if (name, round(kimg * 1000)) not in done]
         if missing:
             evaluate(run_dir, scale, missing, kimg, scale.fid_samples, evaluations, log)
-    best = best_snapshot(run_dir)
+    best = run.best_snapshot_kimg()
     done = measured(run_dir, evaluations)
     for name, samples in (("kid", scale.fid_samples), ("pr", scale.fid_samples), ("ppl", scale.ppl_samples)):
         if (name, round(best * 1000)) not in done:
@@ -199,19 +184,7 @@ def measure_run(run_dir: Path, scale: Scale, evaluations: int = 1, log=print) ->
     from harness.train.distributed import current
 
     if current().is_main:  # under torchrun: once
-        save_pictures(run_dir, best, snapshot_kimgs(run_dir)[0])
-
-
-def best_snapshot(run_dir: Path) -> float:
-    """kimg of the snapshot with the lowest mean FID (the latest if none was measured)."""
-    rows = (
-        [row for row in read_jsonl(run_dir / "metrics.jsonl") if row["metric"] == "fid"]
-        if (run_dir / "metrics.jsonl").exists()
-        else []
-    )
-    if rows:
-        return min(rows, key=lambda row: row["value"])["snapshot_kimg"]
-    return snapshot_kimgs(run_dir)[-1]
+        save_pictures(run_dir, best, run.snapshot_kimgs()[0])
 
 
 def save_pictures(run_dir: Path, best_kimg: float, first_kimg: float) -> None:
@@ -220,37 +193,26 @@ def save_pictures(run_dir: Path, best_kimg: float, first_kimg: float) -> None:
     import variants
     from harness.suites.artifacts import save_run_pictures, save_sample_grid
 
-    def load(kimg: float):
-        return variants.load_network(run_dir / "snapshots" / f"{round(kimg * 1000):06d}")
+    run = RunDir(run_dir)
 
-    figures = run_dir / "figures"
+    def load(kimg: float):
+        return variants.load_network(run.snapshot_at(kimg))
+
+    figures = run.figures_dir
     if not (figures / "samples.png").exists():
         save_run_pictures(load(best_kimg), run_dir)
     if not (figures / "samples_first.png").exists():
         save_sample_grid(load(first_kimg), figures / "samples_first.png")
 
 
-def save_reals(run: PlannedRun, scale: Scale, results_root: Path, suite_name: str) -> None:
-    from harness.data import open_dataset
-    from harness.suites.artifacts import SAMPLE_SEEDS, save_reals_grid
-
-    path = results_root / suite_name / f"reals__{dataset_slug(run.column)}.png"
-    if path.exists():
-        return
-    dataset = open_dataset(run.source, scale.run_resolution(run.column))
-    count = min(len(SAMPLE_SEEDS), len(dataset))
-    save_reals_grid(dataset.images[:count], path)
-
-
 def execute_run(run: PlannedRun, scale: Scale, results_root: Path, log=print) -> str:
     """Train (or resume, or skip) one run and measure it. Safe to call in any process."""
     from harness.train import train
-    from harness.train.rundir import RunLockedError, run_lock
 
     run_dir = Path(results_root) / run.folder
     try:
         with run_lock(run_dir):  # one process per run: a second suite process skips it
-            if is_trained(run_dir):
+            if RunDir(run_dir).state() is RunState.DONE:
                 log(f"{run.run_id}: trained already")
             else:
                 train(train_options(run, scale, Path(results_root)))
@@ -258,77 +220,3 @@ def execute_run(run: PlannedRun, scale: Scale, results_root: Path, log=print) ->
     except RunLockedError as error:
         log(f"{run.run_id}: skipped, another process owns it: {error.owner}")
     return run.run_id
-
-
-def speed_options(runs: list[PlannedRun], scale: Scale, results_root: Path) -> dict:
-    """{config: TrainOptions} of SPEED_CONFIGS on the FFHQ column's data (else the first planned
-    column's) at the scale's resolution, width and batch; nothing when the scale times no rounds."""
-    if scale.speed_rounds == 0 or not runs:
-        return {}
-    column = FFHQ if any(run.column == FFHQ for run in runs) else runs[0].column
-    source = next(run.source for run in runs if run.column == column)
-    return {
-        name: train_options(PlannedRun(run_id=f"speed-{name}", config=name, column=column, source=source,
-                                       folder=f"speed/{name}"), scale, Path(results_root))
-        for name in SPEED_CONFIGS
-    }
-
-
-def measure_speed(runs: list[PlannedRun], scale: Scale, results_root: Path, log=print) -> None:
-    """Write `<results>/speed.json` unless one of the same settings is there already."""
-    from harness.measure.speed import measure_speed as time_side_by_side
-
-    options = speed_options(runs, scale, results_root)
-    if not options:
-        return
-    path = Path(results_root) / SPEED_NAME
-    first = next(iter(options.values()))
-    wanted = dict(dataset=first.data, resolution=first.config.resolution, batch_size=first.config.batch_size,
-                  rounds=scale.speed_rounds, steps_per_round=scale.speed_steps, configs=sorted(options))
-    if path.exists():
-        record = json.loads(path.read_text())
-        if {**{key: record.get(key) for key in wanted}, "configs": sorted(record["img_per_s"])} == wanted:
-            log(f"speed: {path} has these settings already")
-            return
-    time_side_by_side(options, scale.speed_rounds, scale.speed_steps, path, log)
-
-
-def check_plan(suites: tuple[Suite, ...], scale: Scale, results_root: Path, is_installed) -> list[PlannedRun]:
-    """The planned runs, after checking that every run's config and options (and the speed timing's)
-    are valid: a ValueError or TypeError here names the problem before anything trains."""
-    runs = plan_runs(suites, scale, is_installed)
-    if not runs:
-        names = ", ".join(suite.name for suite in suites)
-        raise ValueError(f"scale {scale.name!r} covers no cell of {names} (it covers suites "
-                         f"{list(scale.suites) or 'all'}, columns {list(scale.columns) or 'all'}); choose "
-                         f"another --suite or --scale")
-    plan_records(runs, scale, results_root, suites)
-    speed_options(runs, scale, results_root)
-    return runs
-
-
-def run_suites(
-    suites: tuple[Suite, ...], scale: Scale, results_root: Path, is_installed, log=print, executor=None
-) -> list[PlannedRun]:
-    """Plan and check every run, write the suite files, execute every run with `executor` (a
-    harness.suites.executors.Executor; default: sequentially in this process), then time the speed
-    findings' configs side by side."""
-    from harness.suites.executors import LocalExecutor
-    from harness.suites.suite_files import write_suite_files
-
-    results_root = Path(results_root)
-    runs = check_plan(suites, scale, results_root, is_installed)
-    write_suite_files(suites, runs, scale, results_root)  # first, so partial results are reportable
-    executor = executor or LocalExecutor()
-    started = time.time()
-    log(f"{len(runs)} runs ({scale.seeds} seed(s) per cell) with {executor}")
-    try:
-        executor.map_runs(runs, scale, results_root)
-    finally:
-        owner = {run.folder: run.folder.split("/")[0] for run in runs}
-        for run in runs:
-            if is_trained(results_root / run.folder):
-                save_reals(run, scale, results_root, owner[run.folder])
-        log(f"executed {len(runs)} runs in {time.time() - started:.0f} s")
-    measure_speed(runs, scale, results_root, log)
-    return runs

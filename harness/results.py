@@ -9,8 +9,10 @@ lowest FID (the paper's choice, Table 1 caption; harness.cells averages the seed
 `load_metric_rows` / `load_stats` the long tables behind the curves, `load_speed` the side-by-side
 timing, and `merge_results` unions stores written on several machines.
 
-A corrupt file raises `ResultsError` naming it; the loaders turn that into a warning and an
-`error` column for the one run, so one bad run never hides the others.
+Run folders are read through harness.rundir.RunDir (its file names, its lowest-FID rule, its one
+tolerant JSON-lines reader). A corrupt file raises CorruptFileError naming it (ResultsError for the
+store's own files); the loaders turn that into a warning and an `error` column for the one run,
+so one bad run never hides the others.
 """
 
 import json
@@ -23,7 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.io import write_json_atomic, write_jsonl_atomic
+from common.io import CorruptFileError, read_json_object, write_json_atomic
+from harness.rundir import RunDir, lowest_fid_snapshot
 
 METRICS = ("fid", "kid", "pr", "ppl")
 # load_results column -> dataset.json field.
@@ -42,72 +45,11 @@ REPORTED_COLUMNS = (
 # Metric-row comparability labels, from the most to the least comparable with the paper's numbers.
 COMPARABILITY = ("comparable", "approximately comparable", "not comparable")
 SPEED_FILE = "speed.json"
-# Files whose presence marks a folder as a run directory.
-RUN_MARKERS = ("config.json", "options.json", "summary.json", "stats.jsonl", "metrics.jsonl")
 
 
-class ResultsError(ValueError):
-    """A results file that cannot be read; the message names the file and what to do."""
-
-
-def read_json(path: Path) -> dict:
-    """Parse one JSON object from `path`; a corrupt or non-object file raises ResultsError."""
-    try:
-        value = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ResultsError(f"{path}: corrupt JSON ({error}); delete or re-create the file") from error
-    if not isinstance(value, dict):
-        raise ResultsError(f"{path}: expected a JSON object, found {type(value).__name__}")
-    return value
-
-
-def read_json_lines(path: Path) -> list[dict]:
-    """Parse a JSON-lines file. A torn last line (no trailing newline: an interrupted append) is
-    skipped with a warning; any other bad line raises ResultsError naming file and line."""
-    text = Path(path).read_text(encoding="utf-8")
-    lines = text.split("\n")
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            if number == len(lines) and not text.endswith("\n"):
-                warnings.warn(f"{path}:{number}: skipping a torn last line ({error})", stacklevel=2)
-                continue
-            raise ResultsError(f"{path}:{number}: corrupt JSON line ({error})") from error
-        if not isinstance(row, dict):
-            raise ResultsError(f"{path}:{number}: expected a JSON object, found {type(row).__name__}")
-        rows.append(row)
-    return rows
-
-
-def _optional_json(path: Path) -> dict:
-    return read_json(path) if path.exists() else {}
-
-
-def _optional_lines(path: Path) -> list[dict]:
-    return read_json_lines(path) if path.exists() else []
-
-
-def run_is_finished(run_dir: Path | str) -> bool:
-    """True when the run's summary.json (written last by training) says done: true."""
-    summary = Path(run_dir) / "summary.json"
-    return summary.exists() and read_json(summary).get("done") is True
-
-
-def images_shown(run_dir: Path | str) -> float:
-    """Training images a run has seen: summary.json's count, else the last tick's kimg * 1000."""
-    run_dir = Path(run_dir)
-    summary = _optional_json(run_dir / "summary.json")
-    if summary.get("images_shown") is not None:
-        return float(summary["images_shown"])
-    if summary.get("kimg") is not None:
-        return float(summary["kimg"]) * 1000
-    ticks = _optional_lines(run_dir / "stats.jsonl")
-    kimgs = [tick["kimg"] for tick in ticks if isinstance(tick.get("kimg"), int | float)]
-    return max(kimgs, default=0.0) * 1000
+class ResultsError(CorruptFileError):
+    """A results-store file (suite.json, speed.json, a run path) that cannot be used; the message
+    names it and what to do."""
 
 
 def load_suites(root: Path | str = "results") -> list[dict]:
@@ -115,10 +57,10 @@ def load_suites(root: Path | str = "results") -> list[dict]:
     suites = []
     for path in sorted(Path(root).glob("*/suite.json")):
         try:
-            suite = read_json(path)
+            suite = read_json_object(path)
             if not isinstance(suite.get("cells"), list):
                 raise ResultsError(f"{path}: 'cells' must be a list of cell objects")
-        except ResultsError as error:
+        except CorruptFileError as error:
             warnings.warn(f"skipping suite: {error}", stacklevel=2)
             continue
         suite.setdefault("suite", path.parent.name)
@@ -136,28 +78,21 @@ def resolve_run(root: Path | str, run: str) -> Path:
 
 
 def find_run_dirs(root: Path | str = "results") -> list[Path]:
-    """Every run directory `<root>/<suite>/<run-id>/` (a folder holding any of RUN_MARKERS)."""
-    return sorted(
-        path
-        for path in Path(root).glob("*/*")
-        if path.is_dir() and any((path / marker).exists() for marker in RUN_MARKERS)
-    )
+    """Every run directory `<root>/<suite>/<run-id>/` (a folder holding any of RunDir.MARKERS)."""
+    return sorted(path for path in Path(root).glob("*/*") if RunDir(path).is_run())
 
 
 def select_metrics(rows: list[dict]) -> dict:
     """The reported metrics of one run from its metrics.jsonl rows.
 
-    The snapshot is the one with the lowest FID (the latest one when no FID was measured); each
-    metric takes its last row at that snapshot, else its last row at its own latest snapshot.
+    The snapshot is harness.rundir.lowest_fid_snapshot's (the lowest FID, the earlier snapshot on a
+    tie; the latest one when no FID was measured); each metric takes its last row at that snapshot,
+    else its last row at its own latest snapshot.
     Returns flat columns: snapshot_kimg, fid, fid_std, ..., <metric>_snapshot_kimg,
     <metric>_comparability; `comparability` is the least comparable label of the chosen rows (from
     `comparable_to_published` where a row has no label) and `comparable` their flag.
     """
-    fid_by_snapshot = {row["snapshot_kimg"]: row for row in rows if row.get("metric") == "fid"}
-    if fid_by_snapshot:
-        best = min(fid_by_snapshot, key=lambda kimg: (fid_by_snapshot[kimg]["value"], kimg))
-    else:
-        best = max((row["snapshot_kimg"] for row in rows if "snapshot_kimg" in row), default=None)
+    best = lowest_fid_snapshot(rows)
     selected: dict = {"snapshot_kimg": best}
     chosen_rows = []
     for metric in METRICS:
@@ -250,21 +185,19 @@ def _config_columns(config: dict) -> dict:
 def load_run(run_dir: Path) -> dict:
     """One run's flat record: status, dataset, summary, selected metrics, config and environment.
 
-    Raises ResultsError for a corrupt file (naming it).
+    Raises CorruptFileError for a corrupt file (naming it).
     """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        return {"status": "missing", "run_dir": str(run_dir)}
-    summary = _optional_json(run_dir / "summary.json")
-    dataset = _optional_json(run_dir / "dataset.json")
-    ticks = _optional_lines(run_dir / "stats.jsonl")
+    run = RunDir(run_dir)
+    if not run.path.is_dir():
+        return {"status": "missing", "run_dir": str(run.path)}
+    summary, dataset, ticks = run.summary(), run.read_json(RunDir.DATASET), run.stats()
     gpu_energy, cpu_energy = summary.get("energy_j"), summary.get("energy_j/cpu")
     record = {
-        "run_dir": str(run_dir),
-        "status": "finished" if summary.get("done") is True else "partial",
+        "run_dir": str(run.path),
+        "status": "finished" if run.is_done() else "partial",
         **{column: dataset.get(key) for column, key in DATASET_COLUMNS.items()},
         "kimg": summary.get("kimg", ticks[-1].get("kimg") if ticks else None),
-        "images_shown": images_shown(run_dir),
+        "images_shown": run.images_shown(),
         "wall_s": summary.get("wall_s"),
         "img_per_s": summary.get("img_per_s", _mean([tick.get("img_per_s") for tick in ticks])),
         # GPU energy (NVML) where measured, else the CPU package's (RAPL) on CPU-only runs.
@@ -280,14 +213,11 @@ def load_run(run_dir: Path) -> dict:
     record["energy_j_per_kimg"] = energy / (shown / 1000) if energy is not None and shown else None
     droplets = [tick["droplet"] for tick in ticks if _mean([tick.get("droplet")]) is not None]
     record["droplet"] = droplets[-1] if droplets else None  # the statistic at the end of training
-    # Lazy: the harness.metrics package loads torch. unique_rows: one row per key, never double-counted.
-    from harness.metrics.rows import unique_rows
-
-    record.update(select_metrics(unique_rows(_optional_lines(run_dir / "metrics.jsonl"))))
+    record.update(select_metrics(run.metric_rows()))  # one row per key, never double-counted
     if record["ppl_distances_file"]:
-        record["ppl_distances_file"] = str(run_dir / record["ppl_distances_file"])
-    record.update(_config_columns(_optional_json(run_dir / "config.json")))
-    record.update(_environment_columns(_optional_json(run_dir / "environment.json")))
+        record["ppl_distances_file"] = str(run.file(record["ppl_distances_file"]))
+    record.update(_config_columns(run.read_json(RunDir.CONFIG)))
+    record.update(_environment_columns(run.read_json(RunDir.ENVIRONMENT)))
     return record
 
 
@@ -299,7 +229,7 @@ def _mean(values) -> float | None:
 def _load_run_or_warn(root: Path, run: str) -> dict:
     try:
         return load_run(resolve_run(root, run))
-    except (ResultsError, OSError) as error:
+    except (CorruptFileError, OSError) as error:
         warnings.warn(f"run {run!r} could not be loaded: {error}", stacklevel=3)
         return {"status": "error", "error": str(error)}
 
@@ -366,12 +296,12 @@ def load_speed(root: Path | str = "results") -> dict | None:
     """`<root>/speed.json`, or None when absent: img/s of several configurations measured side by
     side in one process (interleaved short timings of each configuration's training step), as
     {"img_per_s": {config: [img/s per round]}, "method", "device", "threads", "dataset",
-    "resolution", "batch_size", "rounds", "steps_per_round", "written"}. Raises ResultsError for a
+    "resolution", "batch_size", "rounds", "steps_per_round", "written"}. Raises CorruptFileError for a
     malformed file."""
     path = Path(root) / SPEED_FILE
     if not path.exists():
         return None
-    speed = read_json(path)
+    speed = read_json_object(path)
     rounds = speed.get("img_per_s")
     if not isinstance(rounds, dict) or not all(
         isinstance(values, list) and values and all(_mean([value]) is not None for value in values)
@@ -385,24 +315,23 @@ def load_speed(root: Path | str = "results") -> dict | None:
 def load_metric_rows(root: Path | str = "results") -> pd.DataFrame:
     """Every metrics.jsonl row of every run (all snapshots, for curves; one row per key), with a
     `run` column."""
-    from harness.metrics.rows import unique_rows  # lazy: the harness.metrics package loads torch
-
-    return _load_long(root, "metrics.jsonl", unique_rows)
+    return _load_long(root, RunDir.METRICS, RunDir.metric_rows)
 
 
 def load_stats(root: Path | str = "results") -> pd.DataFrame:
     """Every stats.jsonl tick of every run with a `run` column; nested objects are flattened with
     dots (`phase_img_per_s.G_main`, `fig8_shares.64`, `losses.G`)."""
-    return _load_long(root, "stats.jsonl")
+    return _load_long(root, RunDir.STATS, RunDir.stats)
 
 
-def _load_long(root: Path | str, name: str, select=list) -> pd.DataFrame:
+def _load_long(root: Path | str, name: str, read) -> pd.DataFrame:
+    """`read(RunDir)` of every run as one long frame; `name` (the file read) is for warnings."""
     root = Path(root)
     frames = []
     for run_dir in find_run_dirs(root):
         try:
-            rows = select(_optional_lines(run_dir / name))
-        except (ResultsError, OSError) as error:
+            rows = read(RunDir(run_dir))
+        except (CorruptFileError, OSError) as error:
             warnings.warn(f"skipping {name} of {run_dir}: {error}", stacklevel=3)
             continue
         if rows:
@@ -425,7 +354,8 @@ class MergeReport:
 
 def _run_rank(run_dir: Path) -> tuple[bool, float]:
     # A finished run beats an unfinished one; then the one that has seen more images.
-    return run_is_finished(run_dir), images_shown(run_dir)
+    run = RunDir(run_dir)
+    return run.is_done(), run.images_shown()
 
 
 def _canonical(row: dict) -> str:
@@ -434,12 +364,13 @@ def _canonical(row: dict) -> str:
 
 def _union_metric_rows(kept: Path, other_rows: list[dict]) -> int:
     """Append to kept/metrics.jsonl the rows of `other_rows` it lacks; returns how many."""
-    rows = _optional_lines(kept / "metrics.jsonl")
+    run = RunDir(kept)
+    rows = run.raw_metric_rows()
     seen = {_canonical(row) for row in rows}
     added = [row for row in other_rows if _canonical(row) not in seen]
     added = list({_canonical(row): row for row in added}.values())
     if added:
-        write_jsonl_atomic(kept / "metrics.jsonl", rows + added)
+        run.write_metric_rows(rows + added)
     return len(added)
 
 
@@ -456,11 +387,11 @@ def _replace_tree(source: Path, dest: Path) -> None:
 
 def _merge_suite_json(source: Path, dest: Path) -> bool:
     """Union the cells of two suite.json files (dest's cell wins); True when dest changed."""
-    incoming = read_json(source)
+    incoming = read_json_object(source)
     if not dest.exists():
         write_json_atomic(dest, incoming)
         return True
-    current = read_json(dest)
+    current = read_json_object(dest)
     if incoming.get("scale") != current.get("scale"):
         raise ValueError(
             f"cannot merge {source} (scale {incoming.get('scale')!r}) into {dest} (scale "
@@ -505,12 +436,12 @@ def merge_results(src_roots, dest_root: Path | str) -> MergeReport:
                 _replace_tree(run_dir, target)
                 copied.append(name)
             elif _run_rank(run_dir) > _run_rank(target):
-                previous_rows = _optional_lines(target / "metrics.jsonl")
+                previous_rows = RunDir(target).raw_metric_rows()
                 _replace_tree(run_dir, target)
                 rows_added += _union_metric_rows(target, previous_rows)
                 replaced.append(name)
             else:
-                rows_added += _union_metric_rows(target, _optional_lines(run_dir / "metrics.jsonl"))
+                rows_added += _union_metric_rows(target, RunDir(run_dir).raw_metric_rows())
                 kept.append(name)
     return MergeReport(
         copied_runs=tuple(copied),

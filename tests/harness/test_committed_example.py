@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.io import read_jsonl
+from common.io import read_jsonl
 from harness.results import find_run_dirs, load_results
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from common.io import read_jsonl
 from harness.findings import run_shares
 from harness.results import (
     ResultsError,
@@ -14,12 +15,10 @@ from harness.results import (
     load_speed,
     load_stats,
     merge_results,
-    read_json,
-    read_json_lines,
     resolve_run,
-    run_is_finished,
     select_metrics,
 )
+from harness.rundir import RunDir
 from tests.harness.fixtures import (
     XSS_DATASET,
     XSS_RUN_ID,
@@ -93,24 +92,20 @@ def test_a_run_never_trained_is_not_measured(results_tree):
     assert missing["dataset"] == "openmoji:travel-places"  # the cell's source stands in
 
 
-def test_corrupt_json_names_the_file(tmp_path):
-    bad = tmp_path / "summary.json"
-    bad.write_text('{"done": tru')
-    with pytest.raises(ResultsError, match="summary.json: corrupt JSON"):
-        read_json(bad)
-    bad.write_text("[1, 2]")
-    with pytest.raises(ResultsError, match="expected a JSON object"):
-        read_json(bad)
+def test_a_torn_metric_line_is_skipped_with_a_warning_and_the_run_still_loads(results_tree):
+    path = results_tree.root / "table1/A__ffhq/metrics.jsonl"
+    path.write_text(path.read_text() + '{"metric": "ki')  # an interrupted append
+    with pytest.warns(UserWarning, match="metrics.jsonl:8: skipping a torn last line"):
+        assert cell(load_results(results_tree.root), "table1", "A")["fid"] == 40.0
 
 
-def test_corrupt_json_line_names_file_and_line_but_a_torn_last_line_is_skipped(tmp_path):
-    path = tmp_path / "metrics.jsonl"
-    path.write_text('{"metric": "fid"}\n{oops}\n{"metric": "kid"}\n')
-    with pytest.raises(ResultsError, match=r"metrics.jsonl:2: corrupt JSON line"):
-        read_json_lines(path)
-    path.write_text('{"metric": "fid"}\n{"metric": "ki')  # interrupted append
-    with pytest.warns(UserWarning, match="torn last line"):
-        assert read_json_lines(path) == [{"metric": "fid"}]
+def test_a_corrupt_metric_line_names_file_and_line(results_tree):
+    path = results_tree.root / "table1/A__ffhq/metrics.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], "{oops}", *lines[1:]]) + "\n")
+    with pytest.warns(UserWarning, match=r"A__ffhq.*metrics.jsonl:2: corrupt JSON line"):
+        frame = load_results(results_tree.root)
+    assert cell(frame, "table1", "A")["status"] == "error" and cell(frame, "table1", "B")["fid"] > 0
 
 
 def test_one_corrupt_run_warns_and_the_others_still_load(results_tree):
@@ -132,14 +127,6 @@ def test_corrupt_suite_file_is_skipped_with_a_warning(results_tree):
 def test_run_paths_must_stay_inside_the_store(tmp_path):
     with pytest.raises(ResultsError, match="stay inside"):
         resolve_run(tmp_path, "../elsewhere/run")
-
-
-def test_run_is_finished(tmp_path):
-    assert not run_is_finished(tmp_path)
-    (tmp_path / "summary.json").write_text(json.dumps({"done": False}))
-    assert not run_is_finished(tmp_path)
-    (tmp_path / "summary.json").write_text(json.dumps({"done": True}))
-    assert run_is_finished(tmp_path)
 
 
 def test_long_tables_for_curves(results_tree):
@@ -180,13 +167,13 @@ def test_merge_conflict_keeps_the_finished_run_and_unions_metrics(tmp_path):
     shutil.copytree(machine_a, dest)
     report = merge_results([machine_b], dest)
     assert report.replaced_runs == ("table1/E__ffhq",) and report.metric_rows_added == 1
-    assert run_is_finished(dest / "table1/E__ffhq")
-    metrics = {row["metric"] for row in read_json_lines(dest / "table1/E__ffhq/metrics.jsonl")}
+    assert RunDir(dest / "table1/E__ffhq").is_done()
+    metrics = {row["metric"] for row in read_jsonl(dest / "table1/E__ffhq/metrics.jsonl")}
     assert metrics == {"fid", "kid"}
     # Merging the unfinished copy back keeps the finished run and adds no duplicate rows.
     report = merge_results([machine_a, machine_b], dest)
     assert report.kept_runs == ("table1/E__ffhq", "table1/E__ffhq") and report.metric_rows_added == 0
-    assert run_is_finished(dest / "table1/E__ffhq")
+    assert RunDir(dest / "table1/E__ffhq").is_done()
 
 
 def test_merge_conflict_between_unfinished_runs_keeps_more_images(tmp_path):
@@ -194,7 +181,7 @@ def test_merge_conflict_between_unfinished_runs_keeps_more_images(tmp_path):
     write_run(short / "s/run", "E", ticks=ticks_for(1.0, 0.1)[:1], summary=None)
     write_run(long / "s/run", "E", ticks=ticks_for(1.0, 0.1), summary=None)
     assert merge_results([long], short).replaced_runs == ("s/run",)
-    assert len(read_json_lines(short / "s/run/stats.jsonl")) == 3
+    assert len(read_jsonl(short / "s/run/stats.jsonl")) == 3
 
 
 def test_merge_refuses_different_scales(results_tree, tmp_path):

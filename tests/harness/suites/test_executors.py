@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from harness.io import read_jsonl
+from common.io import read_jsonl
 from harness.suites import cli
 from harness.suites.executors import (
     LocalExecutor,

@@ -15,7 +15,7 @@ SUBCOMMANDS = {
     "train": ("harness.train.cli", "train one configuration under a measured budget"),
     "metrics": ("harness.metrics.cli", "compute FID / KID / precision-recall / PPL for a run"),
     "ablate": ("harness.suites.cli", "train and measure a suite (Tables 1-3, Figure 8)"),
-    "report": ("harness.report", "render the HTML report from the results store"),
+    "report": ("harness.report_cli", "render the HTML report from the results store"),
     "import-official": ("harness.official.cli", "convert an official StyleGAN2 PyTorch pickle into registry "
                         "networks without running its code"),
 }
@@ -40,14 +40,14 @@ def main(argv=None) -> int:
     chosen = next((word for word in words if not word.startswith("-")), None)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
-        if chosen in (name, None) or chosen not in SUBCOMMANDS:  # only the chosen command's imports
+        if chosen == name:  # only the chosen command's imports (none for the top-level --help)
             module = importlib.import_module(module_name)
             module.add_arguments(sub_parser)
             sub_parser.set_defaults(_module=module)
     args = parser.parse_args(argv)
     if args.debug:
         os.environ["HARNESS_DEBUG"] = "1"
-    from harness.train.rundir import RunLockedError
+    from harness.rundir import RunLockedError
 
     try:
         return int(args._module.run(args) or 0)

@@ -17,6 +17,7 @@ from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from harness.cells import in_paper_order
 from harness.findings import figure8_runs, run_shares
+from harness.rundir import RunDir
 from harness.verdicts import t_interval
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -340,7 +341,7 @@ def _heatmap_runs(results: pd.DataFrame) -> list[tuple[str, Path]]:
     )
     for block in ("adain", "demod"):
         for _, run in ordered[ordered["config_style_block"] == block].iterrows():
-            path = Path(str(run.get("run_dir"))) / "figures" / "feature_maps.npy"
+            path = RunDir(str(run.get("run_dir"))).figure(RunDir.FEATURE_MAPS)
             if path.is_file():
                 chosen.append((f"{run['config']} ({block})", path))
                 break

@@ -1,4 +1,4 @@
-"""One self-contained HTML report from the results store (`python -m harness report`).
+"""One self-contained HTML report from the results store (`python -m harness report`, harness.report_cli).
 
 Tables 1-3 laid out as in the paper, each cell (mean over training seeds ± 95% CI, n) beside the
 paper's number with the verdict of harness.verdicts on the change against the row the paper
@@ -17,20 +17,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from common.io import CorruptFileError, write_text_atomic
 from harness import figures
 from harness.cells import cell_sample, find_cell, format_estimate, in_paper_order, summarize_cells
 from harness.findings import evaluate_findings
-from harness.io import write_text_atomic
 from harness.published import Published, load_published
 from harness.results import (
     COMPARABILITY,
-    ResultsError,
     load_metric_rows,
     load_results,
     load_speed,
     load_stats,
     load_suites,
 )
+from harness.rundir import RunDir
 from harness.verdicts import (
     MARGINS,
     ONE_SEED_MULTIPLE,
@@ -206,9 +206,9 @@ def _sample_groups(root: Path, results: pd.DataFrame) -> list[SampleGroup]:
                       if (uri := figures.png_file_uri(path))), None)
         group = SampleGroup(column=str(column), reals_uri=reals)
         for _, run in members.iterrows():
-            folder = Path(str(run["run_dir"])) / "figures" if isinstance(run.get("run_dir"), str) else None
-            best, first = ((figures.png_file_uri(folder / name) if folder else None)
-                           for name in ("samples.png", "samples_first.png"))
+            folder = RunDir(run["run_dir"]) if isinstance(run.get("run_dir"), str) else None
+            best, first = ((figures.png_file_uri(folder.figure(name)) if folder else None)
+                           for name in (RunDir.SAMPLES, RunDir.SAMPLES_FIRST))
             group.runs.append((f"{run['config']}, seed {run.get('seed', 0)} ({run['run_id']})", best, first))
         groups.append(group)
     return groups
@@ -328,7 +328,7 @@ def _environments(results: pd.DataFrame) -> list[dict]:
 def _load_speed_or_warn(root: Path) -> dict | None:
     try:
         return load_speed(root)
-    except ResultsError as error:
+    except CorruptFileError as error:
         warnings.warn(f"side-by-side speed not used: {error}", stacklevel=2)
         return None
 
@@ -409,14 +409,3 @@ def render_report(results_root: Path | str = "results", out_path: Path | str | N
         raise ValueError(f"results root {root} does not exist; run `python -m harness ablate` first")
     out = Path(out_path) if out_path is not None else root / "report.html"
     return write_text_atomic(out, render_html(build_context(root)))
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--results", type=Path, default=Path("results"), help="results store root")
-    parser.add_argument("--out", type=Path, default=None, help="HTML file (default: <results>/report.html)")
-
-
-def run(args) -> int:
-    path = render_report(args.results, args.out)
-    print(f"report written to {path}")
-    return 0

@@ -11,7 +11,7 @@ only through `RunDir`.
     <run>/summary.json      written last; `done: true` once the budget is reached
     <run>/metrics.jsonl     metric rows, one per key (harness.metrics.rows)
     <run>/ppl_distances_<images:06d>_<time>.npy   PPL's per-sample distances, named by their row
-    <run>/figures/          sample grids and feature maps
+    <run>/figures/          samples.png and feature_maps.npy (lowest-FID snapshot), samples_first.png
     <run>/.lock             held while a process trains or measures the run
 
 A run is `done` when summary.json says so, `resumable` when it is not done and has a checkpoint,
@@ -92,6 +92,9 @@ class RunDir:
     SNAPSHOTS = "snapshots"
     SNAPSHOT_SUFFIX = ".safetensors"
     FIGURES = "figures"
+    SAMPLES = "samples.png"  # in figures/: the sample grid of the lowest-FID snapshot
+    SAMPLES_FIRST = "samples_first.png"  # the same latents at the first snapshot
+    FEATURE_MAPS = "feature_maps.npy"  # Figure 1's view of droplets at the lowest-FID snapshot
     LOCK = ".lock"
     PPL_DISTANCES_PATTERN = "ppl_distances_*.npy"
     # A folder holding any of these is a run directory.
@@ -147,6 +150,10 @@ class RunDir:
     @property
     def figures_dir(self) -> Path:
         return self.path / self.FIGURES
+
+    def figure(self, name: str) -> Path:
+        """`<run>/figures/<name>` (SAMPLES, SAMPLES_FIRST, FEATURE_MAPS)."""
+        return self.figures_dir / name
 
     def is_run(self) -> bool:
         """Whether the folder holds any file of a run (MARKERS)."""

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from harness.io import write_bytes_atomic
+from common.io import write_bytes_atomic
+from harness.rundir import RunDir
 
 SAMPLE_SEEDS = tuple(range(16))  # the same seeds for every run, so grids compare image by image
 
@@ -61,9 +62,8 @@ def save_run_pictures(generator, run_dir: Path) -> None:
     sample 0's feature maps at the two highest resolutions (Figure 1's view of droplets).
     """
     images, trace = render_samples(generator, return_trace=True)
-    figures = Path(run_dir) / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(figures / "samples.png", grid_png(to_uint8(images)))
+    run = RunDir(run_dir)
+    write_bytes_atomic(run.figure(RunDir.SAMPLES), grid_png(to_uint8(images)))
     top = sorted(trace.features)[-2:]
     size = max(top)
     maps = []
@@ -71,7 +71,7 @@ def save_run_pictures(generator, run_dir: Path) -> None:
         heat = trace.features[resolution][:1].abs().mean(dim=1, keepdim=True)
         maps.append(torch.nn.functional.interpolate(heat, size=(size, size), mode="nearest")[0, 0])
     buffer = _npy_bytes(torch.stack(maps).float().cpu().numpy())
-    write_bytes_atomic(figures / "feature_maps.npy", buffer)
+    write_bytes_atomic(run.figure(RunDir.FEATURE_MAPS), buffer)
 
 
 def save_reals_grid(images_uint8_chw: np.ndarray, path: Path) -> None:

@@ -198,11 +198,10 @@ def save_pictures(run_dir: Path, best_kimg: float, first_kimg: float) -> None:
     def load(kimg: float):
         return variants.load_network(run.snapshot_at(kimg))
 
-    figures = run.figures_dir
-    if not (figures / "samples.png").exists():
+    if not run.figure(RunDir.SAMPLES).exists():
         save_run_pictures(load(best_kimg), run_dir)
-    if not (figures / "samples_first.png").exists():
-        save_sample_grid(load(first_kimg), figures / "samples_first.png")
+    if not run.figure(RunDir.SAMPLES_FIRST).exists():
+        save_sample_grid(load(first_kimg), run.figure(RunDir.SAMPLES_FIRST))
 
 
 def execute_run(run: PlannedRun, scale: Scale, results_root: Path, log=print) -> str:

@@ -1,6 +1,5 @@
 """The HTML report: published numbers, cell directions, rendering, escaping, and a real browser."""
 
-import argparse
 import base64
 import io
 import json
@@ -153,15 +152,6 @@ def test_empty_store_renders_not_measured(tmp_path):
     assert "No suite has been run yet" in html and html.count("not measured") > 100
     with pytest.raises(ValueError, match="does not exist"):
         report.render_report(tmp_path / "absent")
-
-
-def test_cli_hooks(results_tree, tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "_figure_views", lambda *tables: [])  # figures tested above
-    parser = argparse.ArgumentParser()
-    report.add_arguments(parser)
-    args = parser.parse_args(["--results", str(results_tree.root), "--out", str(tmp_path / "r.html")])
-    assert report.run(args) == 0 and (tmp_path / "r.html").stat().st_size > 0
-    assert parser.parse_args([]).out is None
 
 
 # ---- a real browser ------------------------------------------------------------------------------

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
-import numbers
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 import torch
 
 import variants
+from common.options import Options
 from harness.train.performance import PerformanceOptions
 
 Progress = Literal["auto", "bar", "lines", "none"]
-NUMERIC_FIELDS = {"kimg": numbers.Real, "tick_kimg": numbers.Real, "snapshot_kimg": numbers.Real,
-                  "checkpoint_kimg": numbers.Real, "growing_fraction": numbers.Real,
-                  "dist_timeout_min": numbers.Real, "seed": int, "fig8_samples": int,
-                  "droplet_samples": int, "threads": int}
-OPTIONAL_FIELDS = {"checkpoint_kimg", "threads"}
 
 
 def _check_device(device: str) -> None:
@@ -35,24 +27,35 @@ def _check_device(device: str) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainOptions:
-    """One training run.
+class TrainOptions(Options):
+    """One training run (written to options.json; each line below is also the `train` flag's help).
 
     config: the resolved variants.Config (architecture, widths, regularisation, optimiser, impl).
-    data: dataset source for harness.data.open_dataset (path or built-in name).
-    out: the run directory. kimg: budget in thousands of real images shown to D.
+    data: image folder, .zip, LMDB, or built-in name (openmoji) for harness.data.open_dataset.
+    out: the run directory.
+    kimg: budget: thousands of real images shown to D.
     seed: seeds every random stream (data order, latents, regulariser noise, network init).
-    resume: continue from `<out>/checkpoint.pt`; force_restart: delete what `out` holds and train
-    from scratch; rebuild_cache: decode the dataset again even if a cache for it exists.
-    tick_kimg / snapshot_kimg / checkpoint_kimg: intervals in thousands of images for a stats line,
-    a G_ema snapshot and a full checkpoint (None = at every snapshot); all also happen at the end.
-    fig8_samples: fixed latents for the Figure 8 shares; droplet_samples: for the droplet statistic.
+    resume: continue from <out>/checkpoint.pt.
+    force_restart: delete what <out> holds (stats, snapshots, checkpoint, metric rows) and train
+        from scratch.
+    rebuild_cache: decode the dataset again even if a cache of it exists.
+    tick_kimg: a stats line every so many kimg.
+    snapshot_kimg: a G_ema snapshot every so many kimg.
+    checkpoint_kimg: a full checkpoint every so many kimg (default: at every snapshot); stats
+        lines, snapshots and checkpoints also happen at the end.
+    fig8_samples: latents for the Figure 8 shares.
+    droplet_samples: latents for the droplet statistic.
     growing_fraction: share of the budget by which progressive growing reaches full resolution.
-    deterministic: torch.use_deterministic_algorithms(True) (bit-identical CPU runs and resumes).
-    threads: torch intra-op threads (None = torch's default).
-    dist_timeout_min: under torchrun, how long a rank waits for the others before failing (minutes).
+    xflip: add mirrored images to the dataset.
+    skip_bad: skip undecodable images instead of failing.
+    device: auto, cpu, cuda, cuda:1, ...
+    deterministic: deterministic algorithms (bit-identical CPU runs and resumes; slower).
+    threads: torch CPU (intra-op) threads (default: torch's).
+    cache_dir: dataset cache folder.
+    progress: how progress is shown: auto, bar, lines or none.
+    dist_timeout_min: under torchrun: minutes a rank waits for the others before failing.
     performance: GPU speed options (TF32, channels_last, mixed precision, compile); the defaults
-    change nothing (see harness/train/performance.py).
+        change nothing (see harness/train/performance.py).
     """
 
     config: variants.Config
@@ -79,13 +82,9 @@ class TrainOptions:
     dist_timeout_min: float = 10.0
     performance: PerformanceOptions = PerformanceOptions()
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.config, variants.Config):
-            raise TypeError(f"config must be a variants.Config, got {type(self.config).__name__}; "
-                            f"use variants.get_config(name, **overrides)")
-        if not isinstance(self.data, str) or not self.data:
+    def validate(self) -> None:
+        if not self.data:
             raise ValueError(f"data must name a dataset (a path or a built-in name), got {self.data!r}")
-        self._check_types()
         for name in ("kimg", "tick_kimg", "snapshot_kimg"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 thousand images, got {getattr(self, name)!r}")
@@ -103,27 +102,10 @@ class TrainOptions:
         _check_device(self.device)
         if not 0 < self.growing_fraction <= 1:
             raise ValueError(f"growing_fraction must lie in (0, 1], got {self.growing_fraction}")
-        if self.progress not in get_args(Progress):
-            raise ValueError(f"progress={self.progress!r} is not one of {get_args(Progress)}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
         if not self.dist_timeout_min > 0:
             raise ValueError(f"dist_timeout_min must be > 0 minutes, got {self.dist_timeout_min!r}")
-        if not isinstance(self.performance, PerformanceOptions):
-            raise TypeError(f"performance must be a harness.train.performance.PerformanceOptions, "
-                            f"got {type(self.performance).__name__}")
-
-    def _check_types(self) -> None:
-        """Numbers must be numbers of the right kind and finite: NaN and inf pass `> 0` tests."""
-        for field in dataclasses.fields(self):
-            value, kind = getattr(self, field.name), NUMERIC_FIELDS.get(field.name)
-            if kind is None or (value is None and field.name in OPTIONAL_FIELDS):
-                continue
-            if isinstance(value, bool) or not isinstance(value, kind):
-                raise ValueError(f"{field.name} must be {'an integer' if kind is int else 'a number'}, "
-                                 f"got {value!r}")
-            if not math.isfinite(value):
-                raise ValueError(f"{field.name} must be a finite number, got {value!r}")
 
     @property
     def out_dir(self) -> Path:
@@ -133,32 +115,3 @@ class TrainOptions:
     def total_images(self) -> int:
         """The budget in images (kimg * 1000, rounded)."""
         return round(self.kimg * 1000)
-
-    def replace(self, **overrides) -> TrainOptions:
-        return dataclasses.replace(self, **overrides)
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict; the config is embedded as its own JSON object."""
-        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
-        values["config"] = json.loads(self.config.to_json())
-        values["out"] = str(self.out)
-        values["cache_dir"] = None if self.cache_dir is None else str(self.cache_dir)
-        values["performance"] = self.performance.to_dict()
-        return values
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainOptions:
-        names = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise TypeError(f"unknown TrainOptions field(s) {unknown}; valid: {', '.join(sorted(names))}")
-        config = variants.Config.from_json(json.dumps(values["config"]))
-        performance = PerformanceOptions.from_dict(values.get("performance", {}))  # absent in older runs
-        return cls(**{**values, "config": config, "performance": performance})
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> TrainOptions:
-        return cls.from_dict(json.loads(text))

@@ -27,10 +27,12 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
+
+from common.options import Options
 
 logger = logging.getLogger(__name__)
 
@@ -41,17 +43,19 @@ OFFICIAL_FP16_CONV_CLAMP = 256.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class PerformanceOptions:
+class PerformanceOptions(Options):
     """Speed settings of a training run (options.json `performance`); the defaults change nothing.
 
     tf32: TF32 matmuls and convolutions on CUDA (changes rounding; off = IEEE float32).
     channels_last: NHWC memory format for G and D weights and block activations.
-    mixed_precision_res: number of highest resolutions of G and D computed in
-        `mixed_precision_dtype` (0 = all float32; 4 = the official setting); never below 8x8.
-    mixed_precision_dtype: 'bfloat16' (no overflow, no clamp needed) or 'float16' (needs
-        Config.conv_clamp, e.g. 256).
+    mixed_precision_res: compute the N highest resolutions of G and D in `mixed_precision_dtype`
+        (0 = all float32; 4 = the official setting); never below 8x8.
+    mixed_precision_dtype: bfloat16 (no overflow, no clamp needed) or float16 (needs the config's
+        conv_clamp, --conv-clamp 256 officially).
     compile_mapping: torch.compile the mapping network (CUDA only; skipped with a note on CPU).
     """
+
+    option_label: ClassVar[str] = "performance option"
 
     tf32: bool = False
     channels_last: bool = False
@@ -59,30 +63,10 @@ class PerformanceOptions:
     mixed_precision_dtype: MixedPrecisionDtype = "bfloat16"
     compile_mapping: bool = False
 
-    def __post_init__(self) -> None:
-        for name in ("tf32", "channels_last", "compile_mapping"):
-            value = getattr(self, name)
-            if not isinstance(value, bool):
-                raise TypeError(f"performance option {name} must be True or False, got {value!r}")
-        count = self.mixed_precision_res
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+    def validate(self) -> None:
+        if self.mixed_precision_res < 0:
             raise ValueError(f"mixed_precision_res must be an int >= 0 (0 = off, 4 = the official number of "
-                             f"float16 resolutions), got {count!r}")
-        if self.mixed_precision_dtype not in get_args(MixedPrecisionDtype):
-            raise ValueError(f"mixed_precision_dtype={self.mixed_precision_dtype!r} is not one of "
-                             f"{get_args(MixedPrecisionDtype)}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> PerformanceOptions:
-        """Inverse of `to_dict`; unknown keys raise TypeError naming the valid ones."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise TypeError(f"unknown performance option(s) {unknown}; valid: {', '.join(sorted(names))}")
-        return cls(**values)
+                             f"float16 resolutions), got {self.mixed_precision_res!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from common.options import Options
 from harness.data.checks import DatasetError
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class DatasetInfo:
+class DatasetInfo(Options):
     """Where a dataset's images came from, travelling into every run record (`<run>/dataset.json`).
 
-    `content_hash` is the sha256 of the cached array (shape header + uint8 bytes in C order), so FID
-    statistics keyed on it are shared by every machine that produced the same pixels.
-    `skipped_files` holds the first few files skipped with skip_bad=True; `content_height` is set
-    when non-square content was letterboxed into the square (None otherwise).
+    content_hash: the sha256 of the cached array (shape header + uint8 bytes in C order), so FID
+        statistics keyed on it are shared by every machine that produced the same pixels.
+    skipped_files: the first few files skipped with skip_bad=True.
+    content_height: set when non-square content was letterboxed into the square (None otherwise).
     """
+
+    option_label: ClassVar[str] = "DatasetInfo key"
 
     name: str
     source: str
@@ -32,21 +35,6 @@ class DatasetInfo:
     attribution: str
     skipped_files: tuple[str, ...] = ()
     content_height: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        record = dataclasses.asdict(self)
-        record["skipped_files"] = list(self.skipped_files)
-        return record
-
-    @classmethod
-    def from_dict(cls, record: Mapping[str, Any]) -> DatasetInfo:
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(record) - known)
-        if unknown:
-            raise ValueError(f"DatasetInfo.from_dict: unknown keys {unknown}; known keys are {sorted(known)}")
-        values = dict(record)
-        values["skipped_files"] = tuple(values.get("skipped_files", ()))
-        return cls(**values)
 
 
 def apply_xflip(images: torch.Tensor, mask: torch.Tensor | np.ndarray | Sequence[bool]) -> torch.Tensor:

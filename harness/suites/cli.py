@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from harness.suites.scales import SCALES, get_scale, parse_override, source_is_available
+from common.options import parse_assignment
+from harness.suites.scales import SCALES, Scale, get_scale, source_is_available
 from harness.suites.tables import DATASET_COLUMNS, SUITES
 
 
@@ -94,7 +95,7 @@ def executor_from_args(args):
 
 
 def scale_from_args(args):
-    overrides = dict(parse_override(text) for text in args.overrides)
+    overrides = dict(parse_assignment(text, Scale) for text in args.overrides)
     datasets = dict(overrides.pop("datasets", {}) or {})
     if args.datasets:
         try:

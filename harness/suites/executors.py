@@ -13,15 +13,16 @@ Runs are seeded, so an executor changes only where a run happens, not its number
 torch thread count per task (the thread count changes float summation order: ~1e-7).
 """
 
-import dataclasses
 import os
 import shutil
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
+from common.options import Options
+from common.registry import Registry
 from harness.suites.runner import PlannedRun, execute_run
 from harness.suites.scales import Scale
 
@@ -117,8 +118,13 @@ def auto_jobs(processes_per_run: int = 1) -> int:
     return max(1, min(usable // processes_per_run, 8))
 
 
+# Executors by the name `--executor` takes; each is an Options class of its settings.
+EXECUTORS: Registry[type] = Registry("executor", Options)
+
+
+@EXECUTORS.register("local")
 @dataclass(frozen=True, kw_only=True)
-class LocalExecutor:
+class LocalExecutor(Options):
     """Runs on this machine: `jobs=1` in this process, else `jobs` spawned worker processes.
 
     Exists for one multi-GPU or many-core machine without a scheduler: worker i uses the
@@ -126,13 +132,16 @@ class LocalExecutor:
     usable CPUs // jobs torch threads.
     """
 
+    option_label: ClassVar[str] = "local executor option"
+
+
     jobs: int = 1
     threads_per_task: int | None = None  # default: usable CPUs // jobs
     gpus: tuple[int | str, ...] | None = None
     processes_per_run: int = 1  # > 1: each run on that many processes (GPUs) through torchrun
     stage_dir: Path | None = None
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1 (1 = sequential in this process), got {self.jobs}")
         _check_processes(self.processes_per_run)
@@ -182,14 +191,18 @@ class LocalExecutor:
         return tuple(map(str, range(torch.cuda.device_count()))) if torch.cuda.is_available() else ()
 
 
+@EXECUTORS.register("ray")
 @dataclass(frozen=True, kw_only=True)
-class RayExecutor:
+class RayExecutor(Options):
     """One Ray task per run, for a Ray cluster (`address`: 'auto', 'ray://head:10001', None = local).
 
     Ray places tasks by their CPU/GPU request and re-runs a task whose worker or node died
     (`max_retries`, e.g. a preempted spot node); the re-run resumes from the run's checkpoint,
     which must be on storage the next node sees (the shared results root, or a shared stage_dir).
     """
+
+    option_label: ClassVar[str] = "ray executor option"
+
 
     address: str | None = None
     num_cpus_per_task: float = 1
@@ -198,7 +211,7 @@ class RayExecutor:
     max_retries: int = 3
     stage_dir: Path | None = None
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         _check_processes(self.processes_per_run)
 
     def map_runs(self, runs: Sequence[PlannedRun], scale: Scale, results_root: Path) -> list[str]:
@@ -242,13 +255,17 @@ class RequeueingTask:
         return DelayedSubmission(self, *args)
 
 
+@EXECUTORS.register("slurm")
 @dataclass(frozen=True, kw_only=True)
-class SlurmExecutor:
+class SlurmExecutor(Options):
     """One Slurm job (in one job array) per run, submitted through submitit.
 
     `folder` holds submitit's pickles and logs and must be on the shared filesystem, like the
     results root. `cluster='local'` runs the jobs as local processes (tests, a dry run).
     """
+
+    option_label: ClassVar[str] = "slurm executor option"
+
 
     folder: Path = Path("slurm_logs")
     partition: str | None = None
@@ -261,7 +278,7 @@ class SlurmExecutor:
     processes_per_run: int = 1  # > 1: torchrun in the job, one process per GPU (set gpus_per_node alike)
     stage_dir: Path | None = None
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         _check_processes(self.processes_per_run)
 
     def map_runs(self, runs: Sequence[PlannedRun], scale: Scale, results_root: Path) -> list[str]:
@@ -290,22 +307,13 @@ class SlurmExecutor:
 
 
 def _check_processes(processes_per_run: int) -> None:
-    if isinstance(processes_per_run, bool) or not isinstance(processes_per_run, int) or processes_per_run < 1:
+    if processes_per_run < 1:
         raise ValueError(f"processes_per_run must be an int >= 1 (1 = one process a run; N = one run on N "
                          f"GPUs through torchrun), got {processes_per_run!r}")
 
 
-EXECUTORS = {"local": LocalExecutor, "ray": RayExecutor, "slurm": SlurmExecutor}
-
-
 def get_executor(name: str, **options) -> Executor:
     """`get_executor('ray', address='auto')`; options left as None take the executor's default."""
-    if name not in EXECUTORS:
-        raise ValueError(f"unknown executor {name!r}; known executors: {', '.join(EXECUTORS)}")
-    cls = EXECUTORS[name]
-    fields = {field.name for field in dataclasses.fields(cls)}
-    unknown = sorted(set(options) - fields)
-    if unknown:
-        known = ", ".join(sorted(fields))
-        raise ValueError(f"executor {name!r} has no option(s) {unknown}; its options: {known}")
+    cls = EXECUTORS.get(name)
+    cls.check_names(options)
     return cls(**{key: value for key, value in options.items() if value is not None})

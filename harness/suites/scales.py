@@ -7,12 +7,12 @@ ones: the smoke and cpu budgets are timed on 2 CPU cores, the small one from the
 `speed.json` or `tox -e bench` measure on the GPU.
 """
 
-import dataclasses
-import json
-import math
 import typing
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+from common.options import OptionError, Options
+from common.registry import unknown_name_message
 from harness.suites.tables import CAR, CAT, CHURCH, DATASET_COLUMNS, DATASET_SETTINGS, FFHQ, HORSE, SUITES
 
 # Built-in stand-ins for the paper's datasets at the CPU scales, in order of preference: the first
@@ -36,7 +36,7 @@ RENAMED = {"repeats": "max_evaluations (each table's evaluation count comes from
 
 
 @dataclass(frozen=True, kw_only=True)
-class Scale:
+class Scale(Options):
     """Everything a suite's runs share. `resolution=0` / `kimg=0`: each dataset's paper values.
 
     seeds: training seeds per cell, each its own run (`<config>__<dataset>__seed<k>`).
@@ -78,27 +78,23 @@ class Scale:
     device: str = "auto"
     datasets: dict[str, str] = field(default_factory=dict)  # column -> source; empty = built-in
 
-    def __post_init__(self) -> None:
-        for name in ("suites", "columns"):  # JSON (--set, suite.json, a torchrun task) gives lists
-            object.__setattr__(self, name, _as_tuple(getattr(self, name), name))
-        if not isinstance(self.rows, dict):
-            raise ValueError(f"scale field rows must map a suite to its rows, got {self.rows!r}")
-        object.__setattr__(self, "rows", {key: _as_tuple(value, f"rows[{key!r}]")
-                                          for key, value in self.rows.items()})
+    option_label: ClassVar[str] = "scale field"
+
+    def validate(self) -> None:
         check_scale(self)
 
-    def replace(self, **overrides) -> "Scale":
-        names = {f.name for f in dataclasses.fields(self)}
+    @classmethod
+    def check_names(cls, names) -> None:
         for old, new in RENAMED.items():
-            if old in overrides:
-                raise ValueError(f"scale field {old!r} is now {new}; use --set max_evaluations=N")
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise ValueError(f"unknown scale field(s) {unknown}; known: {', '.join(sorted(names))}")
-        return dataclasses.replace(self, **overrides)
+            if old in names:
+                raise OptionError(f"scale field {old!r} is now {new}; use --set max_evaluations=N")
+        super().check_names(names)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    @classmethod
+    def field_error(cls, name: str, value, expected: str) -> str:
+        if name in _NUMBERS:
+            return _number_error(name, value)
+        return f"scale field {name} must be {expected}, got {value!r}; fix it with --set {name}=VALUE"
 
     def run_kimg(self, dataset: str) -> float:
         return self.kimg or float(DATASET_SETTINGS[dataset].kimg)
@@ -117,13 +113,6 @@ class Scale:
     def evaluations(self, suite) -> int:
         """Metric evaluations per reported number of `suite` (a tables.Suite) at this scale."""
         return min(suite.evaluations, self.max_evaluations or suite.evaluations)
-
-
-def _as_tuple(value, name: str) -> tuple:
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise ValueError(f"scale field {name} must be a list of names, got {value!r}; give a JSON list, "
-                         f"e.g. --set {name.split('[')[0]}='[\"...\"]'")
-    return tuple(value)
 
 
 # Numeric fields: (least allowed value, what the field means); a least value of 0.0 (a float) means
@@ -150,39 +139,34 @@ _NUMBERS: dict[str, tuple[float, str]] = {
 }
 
 
+def _number_error(name: str, value) -> str:
+    """The one-line error of numeric field `name`: what it must be, what it means, how to fix it."""
+    least, meaning = _NUMBERS[name]
+    kinds = typing.get_args(typing.get_type_hints(Scale)[name]) or (typing.get_type_hints(Scale)[name],)
+    strict = isinstance(least, float)
+    kind = ("an integer" if kinds[0] is int else "a finite number") + (" >" if strict else " >=")
+    return (f"scale field {name}={value!r} is not valid: it must be {kind} {least:g} ({meaning}); fix it "
+            f"with --set {name}=VALUE")
+
+
 def check_scale(scale: Scale) -> None:
-    """Raise ValueError with one line naming the first bad field and what to give instead."""
-    hints = typing.get_type_hints(Scale)
-    for name, (least, meaning) in _NUMBERS.items():
+    """Raise ValueError with one line naming the first bad field and what to give instead (the field
+    types were checked already, from the hints)."""
+    for name, (least, _) in _NUMBERS.items():
         value = getattr(scale, name)
-        kinds = typing.get_args(hints[name]) or (hints[name],)  # int | None -> (int, NoneType)
-        if value is None and type(None) in kinds:
-            continue
-        integral = kinds[0] is int
-        kind_ok = isinstance(value, int | float) and not isinstance(value, bool)
-        strict = isinstance(least, float)
-        if (not kind_ok or not math.isfinite(value) or value < least or (strict and value == least)
-                or (integral and value != int(value))):
-            kind = ("an integer" if integral else "a finite number") + (" >" if strict else " >=")
-            raise ValueError(f"scale field {name}={value!r} is not valid: it must be {kind} {least:g} "
-                             f"({meaning}); fix it with --set {name}=VALUE")
+        if value is not None and (value < least or (isinstance(least, float) and value == least)):
+            raise ValueError(_number_error(name, value))
     if scale.resolution and (scale.resolution < 4 or scale.resolution & (scale.resolution - 1)):
         raise ValueError(f"scale field resolution={scale.resolution} must be 0 (paper resolutions) or a "
                          f"power of two >= 4; fix it with --set resolution=VALUE")
     if scale.speed_steps % 16:
         raise ValueError(f"scale field speed_steps={scale.speed_steps} must be a multiple of 16 so that a "
                          f"round holds whole lazy regularisation intervals (R1 every 16, path length 4)")
-    for name, kind in (("name", str), ("purpose", str), ("features", str), ("device", str),
-                       ("builtin_datasets", bool)):
-        if not isinstance(getattr(scale, name), kind):
-            raise ValueError(f"scale field {name} must be a {kind.__name__}, got {getattr(scale, name)!r}")
     _check_names("suites", scale.suites, SUITES)
     _check_names("columns", scale.columns, DATASET_COLUMNS)
     for suite, rows in scale.rows.items():
         _check_names("rows", (suite,), SUITES)
         _check_names(f"rows[{suite!r}]", rows, dict.fromkeys(cell.row for cell in SUITES[suite].cells))
-    if not isinstance(scale.datasets, dict) or not all(isinstance(v, str) for v in scale.datasets.values()):
-        raise ValueError(f"scale field datasets must map dataset columns to paths, got {scale.datasets!r}")
     _check_names("datasets", scale.datasets, DATASET_COLUMNS)
 
 
@@ -280,19 +264,8 @@ SCALES: dict[str, Scale] = {
 
 def get_scale(name: str, **overrides) -> Scale:
     if name not in SCALES:
-        raise ValueError(f"unknown scale {name!r}; known scales: {', '.join(SCALES)}")
+        raise ValueError(unknown_name_message("scale", name, SCALES))
     return SCALES[name].replace(**overrides) if overrides else SCALES[name]
-
-
-def parse_override(text: str) -> tuple[str, object]:
-    """'kimg=2' -> ('kimg', 2). Values are JSON where they parse, else strings."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise ValueError(f"override {text!r} is not of the form key=value (e.g. --set kimg=2)")
-    try:
-        return key.strip(), json.loads(value)
-    except json.JSONDecodeError:
-        return key.strip(), value
 
 
 def resolve_dataset(scale: Scale, column: str, is_installed) -> str:

@@ -32,7 +32,7 @@ def test_info_round_trips_through_json():
 
 
 def test_info_from_dict_rejects_unknown_keys():
-    with pytest.raises(ValueError, match="unknown keys \\['colour'\\]"):
+    with pytest.raises(ValueError, match=r"unknown DatasetInfo key\(s\) \['colour'\]; known: name, source"):
         DatasetInfo.from_dict({**_info().to_dict(), "colour": "red"})
 
 

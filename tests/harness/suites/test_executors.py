@@ -148,7 +148,7 @@ def test_get_executor_builds_by_name_and_rejects_unknown_names_and_options(tmp_p
     assert get_executor("slurm", partition="gpu", folder=tmp_path).partition == "gpu"
     with pytest.raises(ValueError, match="unknown executor 'kubernetes'; known executors: local, ray, slurm"):
         get_executor("kubernetes")
-    with pytest.raises(ValueError, match=r"executor 'ray' has no option\(s\) \['jobs'\]"):
+    with pytest.raises(ValueError, match=r"unknown ray executor option\(s\) \['jobs'\]; known: address, "):
         get_executor("ray", jobs=2)
     with pytest.raises(ValueError, match="jobs must be >= 1"):
         LocalExecutor(jobs=0)

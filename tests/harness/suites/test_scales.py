@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from harness.suites.scales import SCALES, Scale, get_scale, parse_override, resolve_dataset
+from common.options import parse_assignment
+from harness.suites.scales import SCALES, Scale, get_scale, resolve_dataset
 from harness.suites.tables import CAR, FFHQ, SUITES
 
 
@@ -17,12 +18,13 @@ def test_override_makes_a_new_scale_and_rejects_unknown_fields():
         get_scale("huge")
 
 
-def test_parse_override_reads_json_values():
-    assert parse_override("kimg=2") == ("kimg", 2)
-    assert parse_override("features=random") == ("features", "random")
-    assert parse_override('suites=["table1"]') == ("suites", ["table1"])
+def test_set_reads_values_typed_by_the_scale_fields():
+    assert parse_assignment("kimg=2", Scale) == ("kimg", 2)
+    assert parse_assignment("features=random", Scale) == ("features", "random")
+    assert parse_assignment('suites=["table1"]', Scale) == ("suites", ("table1",))
+    assert parse_assignment("ema_rampup=null", Scale) == ("ema_rampup", None)
     with pytest.raises(ValueError, match="key=value"):
-        parse_override("kimg")
+        parse_assignment("kimg", Scale)
 
 
 def test_cpu_scales_prefer_installed_stand_ins():
@@ -98,7 +100,7 @@ def test_json_round_trip_keeps_a_scale():
     (dict(speed_steps=8), r"speed_steps=8 must be a multiple of 16"),
     (dict(suites=["table9"]), r"suites names unknown \['table9'\]; known: table1, table2, table3, figure8"),
     (dict(rows={"table1": ["Z"]}), r"rows\['table1'\] names unknown \['Z'\]; known: A, B, C"),
-    (dict(columns="FFHQ"), r"columns must be a list of names"),
+    (dict(columns="FFHQ"), r"scale field columns must be a JSON list, each a string, got 'FFHQ'"),
     (dict(datasets={"ImageNet": "/x"}), r"datasets names unknown \['ImageNet'\]"),
 ])
 def test_bad_scale_values_name_the_field_in_one_line(overrides, message):

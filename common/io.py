@@ -191,12 +191,14 @@ def finite_json(obj: Any, path: str = "") -> tuple[Any, list[str]]:
     return obj, []
 
 
-def dumps_json(obj: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
-    """JSON text of `obj` without NaN/Infinity: they become null, and a dict gets `nonfinite_fields`."""
+def dumps_json(obj: Any, *, indent: int | None = None, sort_keys: bool = False, compact: bool = False) -> str:
+    """JSON text of `obj` without NaN/Infinity: they become null, and a dict gets `nonfinite_fields`.
+    `compact`: no spaces after separators (with indent None)."""
     cleaned, nonfinite = finite_json(obj)
     if nonfinite and isinstance(cleaned, dict):
         cleaned[NONFINITE_KEY] = sorted(set(cleaned.get(NONFINITE_KEY) or []) | set(nonfinite))
-    return json.dumps(cleaned, indent=indent, sort_keys=sort_keys, allow_nan=False)
+    separators = (",", ":") if compact else None
+    return json.dumps(cleaned, indent=indent, sort_keys=sort_keys, separators=separators, allow_nan=False)
 
 
 def _json_line(record: Any) -> str:
@@ -216,9 +218,11 @@ def write_text_atomic(path: Path | str, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_json_atomic(path: Path | str, obj: Any, *, indent: int | None = 2, sort_keys: bool = False) -> Path:
+def write_json_atomic(path: Path | str, obj: Any, *, indent: int | None = 2, sort_keys: bool = False,
+                      compact: bool = False) -> Path:
     """Write `obj` as JSON (UTF-8, trailing newline, no NaN/Infinity) to `path` atomically."""
-    return write_text_atomic(path, dumps_json(obj, indent=indent, sort_keys=sort_keys) + "\n")
+    text = dumps_json(obj, indent=indent, sort_keys=sort_keys, compact=compact)
+    return write_text_atomic(path, text + "\n")
 
 
 def _drop_torn_tail(handle: int, path: Path) -> None:

@@ -60,8 +60,8 @@ def open_dataset(source: str | os.PathLike, resolution: int, *, cache_dir: str |
 
     source: an image folder (searched recursively), a .zip of images, an LMDB (LSUN's format), or a
         built-in `openmoji[:group,...]`, `noto-emoji[:group,...]`, `fashion-mnist[:class,...]`.
-    cache_dir: where the decoded arrays live; default $HARNESS_CACHE_DIR or
-        ~/.cache/stylegan2-ablations/datasets.
+    cache_dir: the cache root; the decoded arrays live in its `datasets/` (harness.cachedir: default
+        $HARNESS_CACHE_DIR, else ~/.cache/stylegan2-ablations).
     skip_bad: skip undecodable or too-small images (counted in info.num_skipped) instead of raising.
     content_height: for non-square photos (StyleGAN2's LSUN Car is 512x384 in 512x512), images are
         centre-cropped to resolution:content_height, resized, and padded with black bars to square.

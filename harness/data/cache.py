@@ -1,11 +1,12 @@
 """Decode or render a source once per resolution into a cached .npy, then memory-map it.
 
-Cache files live in `cache_dir` (argument) or $HARNESS_CACHE_DIR or
-~/.cache/stylegan2-ablations/datasets, as `<slug>-<resolution>-<key>.npy` with a `.json` beside it
-holding the DatasetInfo. The key hashes the source's identity (each input file's path, size,
+Cache files live in the `datasets/` folder of the cache root (harness.cachedir: `cache_dir`, else
+$HARNESS_CACHE_DIR, else ~/.cache/stylegan2-ablations), as `<slug>-<resolution>-<key>.npy` with a
+`.json` beside it holding the DatasetInfo. The key hashes the source's identity (each input file's path, size,
 mtime, inode and ctime; or package versions), the resolution, the content height, Pillow's
 version and CACHE_FORMAT_VERSION, so a change to the input or to the decoding makes a fresh cache.
-Both files are written atomically; a concurrent builder of the same key writes the same bytes.
+Both files are written atomically (common.io); a concurrent builder of the same key writes the same
+bytes.
 
 Why ctime: writing new pixels into a file changes its ctime, and unlike the mtime no user tool
 can set it back, so same-size files with a restored mtime are still seen as new. The limit: a
@@ -32,11 +33,12 @@ from typing import Any, Protocol
 import numpy as np
 import PIL
 
+from common.io import commit_temporary, temporary_beside, write_json_atomic
+from harness.cachedir import cache_folder
 from harness.data.checks import SKIPPED_NAMES_KEPT, DatasetError, SkipLog
 from harness.data.dataset import DatasetInfo, ImageDataset, empty_dataset_error
 
 CACHE_FORMAT_VERSION = 1
-DEFAULT_CACHE_DIR = Path("~/.cache/stylegan2-ablations/datasets")
 _HASH_CHUNK_BYTES = 64 << 20
 
 log = logging.getLogger(__name__)
@@ -67,11 +69,6 @@ class ImageSource(Protocol):
         """Yield uint8 images [3, H, W] or chunks [k, 3, H, W] in a fixed order; bad ones go to skips."""
 
 
-def resolve_cache_dir(cache_dir: str | os.PathLike | None) -> Path:
-    chosen = cache_dir if cache_dir is not None else os.environ.get("HARNESS_CACHE_DIR") or DEFAULT_CACHE_DIR
-    return Path(chosen).expanduser()
-
-
 def file_identity(path: Path) -> list[int]:
     """[size, mtime_ns, inode, ctime_ns] of a file: changes whenever its bytes may have."""
     stat = path.stat()
@@ -100,36 +97,12 @@ def array_content_hash(images: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _fsync_replace(temporary: Path, final: Path) -> None:
-    with open(temporary, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.chmod(temporary, 0o644)  # mkstemp makes 0600 files; caches and tables are for every reader
-    os.replace(temporary, final)
-
-
-def write_json_atomically(path: Path, record: dict[str, Any], *, indent: int | None = 1,
-                          sort_keys: bool = True) -> None:
-    """Write JSON to a temporary file beside `path`, fsync it, then rename it over `path`."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        json.dump(record, out, indent=indent, sort_keys=sort_keys, separators=None if indent else (",", ":"),
-                  allow_nan=False)
-        out.write("\n")
-    _fsync_replace(Path(temporary), path)
-
-
-def _temporary_npy(directory: Path, prefix: str) -> Path:
-    handle, name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".npy.tmp")
-    os.close(handle)
-    return Path(name)
-
-
 def _write_images(source: ImageSource, resolution: int, content_height: int | None, skips: SkipLog,
                   npy_path: Path) -> int:
     """Stream the source's images into a temporary .npy and move it to npy_path; returns N."""
     capacity = source.max_images()
     shape = (3, resolution, resolution)
-    scratch = _temporary_npy(npy_path.parent, npy_path.name)
+    scratch = temporary_beside(npy_path)
     try:
         filled = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint8,
                                            shape=(max(capacity, 1), *shape))
@@ -144,7 +117,7 @@ def _write_images(source: ImageSource, resolution: int, content_height: int | No
         if count == 0:
             raise empty_dataset_error(source.source, source.looked_for, skips.names)
         if count < capacity:  # skipped images: copy the filled rows into a file of the right length
-            compact_path = _temporary_npy(npy_path.parent, npy_path.name)
+            compact_path = temporary_beside(npy_path)
             compact = np.lib.format.open_memmap(compact_path, mode="w+", dtype=np.uint8,
                                                 shape=(count, *shape))
             compact[:] = filled[:count]
@@ -155,7 +128,7 @@ def _write_images(source: ImageSource, resolution: int, content_height: int | No
         else:
             filled.flush()
             del filled
-        _fsync_replace(scratch, npy_path)
+        commit_temporary(scratch, npy_path)
         return count
     finally:
         scratch.unlink(missing_ok=True)
@@ -193,7 +166,7 @@ def _build_lock(npy_path: Path) -> Iterator[None]:
     with open(npy_path.with_suffix(".lock"), "a+b") as lock_file:
         if fcntl is not None:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
-        for orphan in npy_path.parent.glob(f"{glob.escape(npy_path.stem)}.*.tmp"):
+        for orphan in npy_path.parent.glob(f".{glob.escape(npy_path.stem)}.*.tmp"):
             log.warning("removing %s, left by an interrupted cache build", orphan)
             orphan.unlink(missing_ok=True)
         yield
@@ -210,14 +183,14 @@ def _build(source: ImageSource, resolution: int, content_height: int | None, ski
                        num_skipped=len(skips.names), content_hash=array_content_hash(images),
                        licence=source.licence, attribution=source.attribution,
                        skipped_files=tuple(skips.names[:SKIPPED_NAMES_KEPT]), content_height=content_height)
-    write_json_atomically(json_path, info.to_dict())
+    write_json_atomic(json_path, info.to_dict(), indent=1, sort_keys=True)
     return ImageDataset(images, info)
 
 
 def open_cached(source: ImageSource, resolution: int, *, cache_dir: str | os.PathLike | None,
                 skip_bad: bool, content_height: int | None, rebuild: bool = False) -> ImageDataset:
     """Load the source's cache for this resolution, building it first if needed (or if `rebuild`)."""
-    directory = resolve_cache_dir(cache_dir)
+    directory = cache_folder("datasets", cache_dir)
     npy_path, json_path = cache_paths(directory, source, resolution, content_height)
     dataset = None if rebuild else _load_cached(npy_path, json_path)
     if dataset is None:

@@ -88,7 +88,7 @@ def write_table(emoji_test_path: Path, out_path: Path = TABLE_PATH) -> None:
     record = {"source": "Unicode emoji-test.txt (UTS #51), Unicode License v3",
               "version": version.group(1) if version else "unknown",
               "groups": {group: sorted(sequences) for group, sequences in by_group.items()}}
-    from harness.data.cache import write_json_atomically
+    from common.io import write_json_atomic
 
-    write_json_atomically(out_path, record, indent=None, sort_keys=False)  # groups in Unicode's order
+    write_json_atomic(out_path, record, indent=None, compact=True)  # groups in Unicode's order
 

@@ -4,8 +4,8 @@ An entry is a set of named arrays (`.npz`, read without pickle) with a `.json` b
 its key stands for. The key covers everything that decides the numbers: the dataset's content hash and
 resolution, the feature network (name, weights sha256, input size), the preprocessing version (resize
 method, quantisation, pixel mapping: `preprocessing`), the real-sample rule and count, and what the
-entry holds (`kind`: FID statistics, or which features). Root: `cache_dir`, else $HARNESS_CACHE_DIR,
-else ~/.cache/stylegan2-ablations.
+entry holds (`kind`: FID statistics, or which features). Folder: `stats/` of the cache root
+(harness.cachedir: `cache_dir`, else $HARNESS_CACHE_DIR, else ~/.cache/stylegan2-ablations).
 """
 
 import hashlib
@@ -17,16 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.io import write_bytes_atomic, write_json_atomic
-
-CACHE_DIR_ENV = "HARNESS_CACHE_DIR"
-DEFAULT_CACHE_DIR = Path("~/.cache/stylegan2-ablations")
+from common.io import write_bytes_atomic, write_json_atomic
+from harness.cachedir import CACHE_DIR_ENV, cache_folder
 
 
 def stats_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     """The folder cached real features live in."""
-    root = cache_dir if cache_dir is not None else os.environ.get(CACHE_DIR_ENV, str(DEFAULT_CACHE_DIR))
-    return Path(root).expanduser() / "stats"
+    return cache_folder("stats", cache_dir)
 
 
 def require_writable(cache_dir: str | os.PathLike | None = None) -> Path:

@@ -8,7 +8,6 @@ every rank computes its share; rank 0 decides what to skip and writes.
 """
 
 import io
-import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness.io import write_bytes_atomic
+from common.io import write_bytes_atomic
 from harness.metrics import cache
 from harness.metrics.evaluate import (  # noqa: F401 (re-exported: the names callers import from here)
     APPROXIMATELY_COMPARABLE,
@@ -38,22 +37,7 @@ from harness.metrics.options import (  # noqa: F401 (re-exported)
     network_for,
 )
 from harness.metrics.rows import MetricStore, metric_row_key
-
-
-def find_snapshot(run_dir: Path, kimg: float | None = None) -> tuple[float, Path]:
-    """(kimg, path without extension) of the latest snapshot in `<run>/snapshots`, or of `kimg`.
-
-    Snapshots are named by images shown (kimg * 1000, six digits, as harness.train writes them), so
-    0.5 kimg is `000500`.
-    """
-    shown = sorted(int(p.stem) for p in (run_dir / "snapshots").glob("*.safetensors") if p.stem.isdigit())
-    if not shown:
-        raise FileNotFoundError(f"no snapshots in {run_dir / 'snapshots'} (train the run first)")
-    images = shown[-1] if kimg is None else round(kimg * 1000)
-    if images not in shown:
-        raise ValueError(f"snapshot {kimg} kimg not in {run_dir / 'snapshots'}; available (kimg): "
-                         f"{[n / 1000 for n in shown]}")
-    return images / 1000, run_dir / "snapshots" / f"{images:06d}"
+from harness.rundir import RunDir
 
 
 def _load_generator(path: Path):
@@ -66,15 +50,14 @@ def _open_run_dataset(run_dir: Path, open_dataset=None):
     """The run's real images: `data` from options.json at `resolution` from config.json."""
     if open_dataset is None:
         from harness.data import open_dataset
-    options = json.loads((run_dir / "options.json").read_text())
-    config = json.loads((run_dir / "config.json").read_text())
-    return open_dataset(options["data"], config["resolution"])
+    run = RunDir(run_dir)
+    return open_dataset(run.read_json(RunDir.OPTIONS)["data"], run.read_json(RunDir.CONFIG)["resolution"])
 
 
 def _save_distances(run_dir: Path, row: dict) -> None:
     """Write a PPL row's per-sample distances [repeats, N] as .npy beside metrics.jsonl, named in the row."""
     stamp = row["time"].replace(":", "").replace("-", "").split(".")[0]
-    name = f"ppl_distances_{round(row['snapshot_kimg'] * 1000):06d}_{stamp}.npy"
+    name = RunDir(run_dir).ppl_distances_name(round(row["snapshot_kimg"] * 1000), stamp)
     buffer = io.BytesIO()
     np.save(buffer, row.pop("per_sample_distances").astype(np.float32), allow_pickle=False)
     write_bytes_atomic(run_dir / name, buffer.getvalue())
@@ -112,8 +95,8 @@ def compute(
     run_dir = Path(run_dir)
     metrics = check_metrics([m.strip() for m in metrics.split(",") if m.strip()]
                             if isinstance(metrics, str) else metrics)
-    kimg, snapshot_path = find_snapshot(run_dir, snapshot)
-    store, is_rank0 = MetricStore(run_dir, log=log), os.environ.get("RANK", "0") == "0"
+    kimg, snapshot_path = RunDir(run_dir).find_snapshot(snapshot)
+    store, is_rank0 = RunDir(run_dir).metric_store(log), os.environ.get("RANK", "0") == "0"
     if is_rank0:
         store.require_writable()  # before any work: a read-only run folder fails here, in one line
     settings = dict(num_samples=num_samples, repeats=repeats, features=features, weights_dir=weights_dir,

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from harness.io import append_jsonl_line, read_jsonl, write_jsonl_atomic
+from common.io import append_jsonl_line, read_jsonl, write_jsonl_atomic
+from harness.rundir import RunDir
 
 try:
     import fcntl
@@ -60,7 +61,7 @@ def unique_rows(rows: Iterable[dict]) -> list[dict]:
 
 def read_rows(path: Path) -> list[dict]:
     """Every row of a metrics.jsonl (duplicates included; [] when there is none). A torn last line is
-    left out, a bad line elsewhere raises (harness.io.read_jsonl)."""
+    left out, a bad line elsewhere raises (common.io.read_jsonl)."""
     return read_jsonl(path) if Path(path).exists() else []
 
 
@@ -78,7 +79,7 @@ class MetricStore:
     """The metrics.jsonl of one run, written one keyed row at a time."""
 
     def __init__(self, run_dir: Path | str, log: Callable[[str], None] = print):
-        self.path = Path(run_dir) / "metrics.jsonl"
+        self.path = RunDir(run_dir).metrics_path
         self.log = log
 
     def require_writable(self) -> None:

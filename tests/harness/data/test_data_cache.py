@@ -71,7 +71,7 @@ def test_unwritable_cache_folder_fails_before_decoding(image_folder, tmp_path, m
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setattr(checks_module, "decode_and_fit", lambda *args: pytest.fail("decoded first"))
-    with pytest.raises(DatasetError, match=r"cache folder .*a-file/cache is not writable .*--cache-dir"):
+    with pytest.raises(DatasetError, match=r"folder .*a-file/cache/datasets is not writable .*--cache-dir"):
         open_dataset(image_folder, 8, cache_dir=blocker / "cache")
 
 
@@ -88,13 +88,13 @@ def test_read_only_cache_folder_fails_before_decoding(image_folder, tmp_path):
 
 
 def test_next_build_removes_what_a_killed_build_left(image_folder, tmp_path):
-    cache = tmp_path / "cache"
-    first = open_dataset(image_folder, 8, cache_dir=cache)
+    first = open_dataset(image_folder, 8, cache_dir=tmp_path / "cache")
+    cache = tmp_path / "cache" / "datasets"
     npy = next(cache.glob("*.npy"))
-    orphans = [cache / f"{npy.name}k2j3h4.npy.tmp", cache / f"{npy.stem}.jsonq8w7.tmp"]
+    orphans = [cache / f".{npy.name}.k2j3h4.tmp", cache / f".{npy.stem}.json.q8w7.tmp"]  # common.io's names
     for orphan in orphans:
         orphan.write_bytes(b"half a cache")
-    again = open_dataset(image_folder, 8, cache_dir=cache, rebuild_cache=True)
+    again = open_dataset(image_folder, 8, cache_dir=tmp_path / "cache", rebuild_cache=True)
     assert not any(orphan.exists() for orphan in orphans)
     assert again.info == first.info and not list(cache.glob("*.tmp"))
 
@@ -111,7 +111,7 @@ with open(sys.argv[1], "a+b") as lock:
 def test_a_build_waits_for_another_builder_of_the_same_cache(image_folder, tmp_path):
     cache = tmp_path / "cache"
     open_dataset(image_folder, 8, cache_dir=cache)
-    lock = next(cache.glob("*.lock"))
+    lock = next((cache / "datasets").glob("*.lock"))
     holder = subprocess.Popen([sys.executable, "-c", HOLD_BUILD_LOCK, str(lock), "1.5"],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"

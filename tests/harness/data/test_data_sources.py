@@ -44,7 +44,8 @@ def test_bad_file_raises_naming_it_unless_skipped(image_folder, tmp_path):
 
 def test_second_open_reuses_the_cache_without_decoding(image_folder, tmp_path, monkeypatch):
     first = open_dataset(image_folder, 8, cache_dir=tmp_path / "cache")
-    cache_files = sorted(path for path in (tmp_path / "cache").iterdir() if path.suffix != ".lock")
+    datasets = tmp_path / "cache" / "datasets"
+    cache_files = sorted(path for path in datasets.iterdir() if path.suffix != ".lock")
     assert [path.suffix for path in cache_files] == [".json", ".npy"]
     modified = [path.stat().st_mtime_ns for path in cache_files]
 
@@ -82,12 +83,12 @@ def test_content_hash_is_the_same_from_another_folder_and_cache(image_folder, tm
 def test_cache_dir_comes_from_the_environment(image_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "from-env"))
     open_dataset(image_folder, 4)
-    assert len(list((tmp_path / "from-env").glob("images-4-*.npy"))) == 1
+    assert len(list((tmp_path / "from-env" / "datasets").glob("images-4-*.npy"))) == 1
 
 
 def test_cached_json_holds_the_dataset_info(image_folder, tmp_path):
     dataset = open_dataset(image_folder, 8, cache_dir=tmp_path / "cache")
-    (json_path,) = (tmp_path / "cache").glob("*.json")
+    (json_path,) = (tmp_path / "cache" / "datasets").glob("*.json")
     assert json.loads(json_path.read_text()) == dataset.info.to_dict()
 
 

@@ -9,7 +9,6 @@ every rank computes its share; rank 0 decides what to skip and writes.
 
 import io
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +27,8 @@ from harness.metrics.evaluate import (  # noqa: F401 (re-exported: the names cal
     generated_images,
     quantize,
 )
-from harness.metrics.options import (  # noqa: F401 (re-exported)
-    DEFAULT_NUM_SAMPLES,
-    FEATURE_CHOICES,
-    METRICS,
-    PUBLISHED_NETWORKS,
-    MetricOptions,
-    network_for,
-)
+from harness.metrics.metric import METRICS, get_metric  # noqa: F401 (METRICS re-exported)
+from harness.metrics.options import DEFAULT_NUM_SAMPLES, MetricOptions, network_for  # noqa: F401
 from harness.metrics.rows import MetricStore, metric_row_key
 from harness.rundir import RunDir
 
@@ -64,33 +57,21 @@ def _save_distances(run_dir: Path, row: dict) -> None:
     row["distances_file"] = name
 
 
-def _options(options: MetricOptions | None, settings: dict, device: str, progress: bool) -> MetricOptions:
-    """`options` (or MetricOptions(**settings)) on `device`; num_samples None means the default."""
-    if options is None:
-        settings = {**settings, "num_samples": settings["num_samples"] or DEFAULT_NUM_SAMPLES}
-        options = MetricOptions(**settings)
-    return replace(options, device=device, progress=progress)
-
-
 def compute(
-    run_dir, metrics=("fid",), *, snapshot: float | None = None, num_samples: int | None = None,
-    repeats: int = 1, features: str = "auto", device: str | None = None, weights_dir: str | None = None,
-    feature_input_size: int | None = None, num_real: int | str | None = None, seed: int = 0,
-    batch_size: int = 32, cache_dir: str | None = None, progress: bool = False, kid_subsets: int = 100,
-    pr_precision: str = "official", ppl_noise: str = "fresh", recompute: bool = False,
-    options: MetricOptions | None = None, log=print, load_generator=None, open_dataset=None,
+    run_dir, metrics=("fid",), options: MetricOptions | None = None, *, snapshot: float | None = None,
+    recompute: bool = False, log=print, load_generator=None, open_dataset=None,
 ) -> list[dict]:
-    """Evaluate `metrics` ('fid', 'kid', 'pr', 'ppl'; a list or 'fid,kid') on the run's G_ema snapshot
-    (latest, or `snapshot` kimg) and add one row per metric to `<run>/metrics.jsonl`; returns the rows
-    in the order asked (a row already stored, and so skipped, is returned as stored).
+    """Evaluate `metrics` (registered names, e.g. 'fid', 'kid', 'pr', 'ppl'; a list or 'fid,kid') on
+    the run's G_ema snapshot (latest, or `snapshot` kimg) and add one row per metric to
+    `<run>/metrics.jsonl`; returns the rows in the order asked (a row already stored, and so skipped,
+    is returned as stored).
 
-    The keyword arguments from num_samples to ppl_noise are MetricOptions fields (`num_real`: None =
-    the first num_samples reals, an int, or 'all'; `pr_precision` defaults to 'official'); `options`
-    replaces all of them at once. `recompute=True` replaces stored rows of the same key.
-    `load_generator(path)` and `open_dataset(source, resolution)` replace variants.load_network and
-    harness.data.open_dataset (tests).
+    `options`: how to evaluate (default MetricOptions(device='auto'); device 'auto' is cuda when
+    available). `recompute=True` replaces stored rows of the same key. `load_generator(path)` and
+    `open_dataset(source, resolution)` replace variants.load_network and harness.data.open_dataset
+    (tests).
     """
-    from harness.train.distributed import process_group
+    from harness.distributed import process_group
 
     run_dir = Path(run_dir)
     metrics = check_metrics([m.strip() for m in metrics.split(",") if m.strip()]
@@ -99,17 +80,12 @@ def compute(
     store, is_rank0 = RunDir(run_dir).metric_store(log), os.environ.get("RANK", "0") == "0"
     if is_rank0:
         store.require_writable()  # before any work: a read-only run folder fails here, in one line
-    settings = dict(num_samples=num_samples, repeats=repeats, features=features, weights_dir=weights_dir,
-                    feature_input_size=feature_input_size, num_real=num_real, seed=seed,
-                    batch_size=batch_size, cache_dir=cache_dir, kid_subsets=kid_subsets,
-                    pr_precision=pr_precision, ppl_noise=ppl_noise)
-    requested = device or (options.device if options else None)
-    requested = torch.device(requested or ("cuda" if torch.cuda.is_available() else "cpu"))
-    with process_group(requested) as dist:
-        options = _options(options, settings, str(dist.device), progress and dist.is_main)
+    options = (options or MetricOptions(device="auto")).on_device()
+    with process_group(torch.device(options.device)) as dist:
+        options = options.replace(device=str(dist.device), progress=options.progress and dist.is_main)
         dataset = _open_run_dataset(run_dir, open_dataset)
         dataset_hash = getattr(getattr(dataset, "info", None), "content_hash", None)
-        if dataset_hash is not None and is_rank0 and any(m != "ppl" for m in metrics):
+        if dataset_hash is not None and is_rank0 and not all(get_metric(m).perceptual for m in metrics):
             cache.require_writable(options.cache_dir)
         evaluator = Evaluator(None, dataset, options, metrics)
         run_fields = {"snapshot_kimg": kimg, "dataset_hash": dataset_hash}

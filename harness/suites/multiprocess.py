@@ -7,7 +7,7 @@ have `processes_per_run = N > 1` runs each task through `launch`, which starts
 
 Every process joins one process group (NCCL on GPUs, gloo on CPU) and calls `execute_run`:
 training averages gradients over the N processes and the metrics shard their samples
-(harness.train.distributed); rank 0 alone writes the run directory. The run's numbers equal a
+(harness.distributed); rank 0 alone writes the run directory. The run's numbers equal a
 one-process run of the same global batch up to float rounding.
 """
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     """The body of every process that `launch` starts."""
     import torch
 
-    from harness.train.distributed import process_group
+    from harness.distributed import process_group
 
     parser = argparse.ArgumentParser(prog="python -m harness.suites.multiprocess", description=__doc__)
     parser.add_argument("task", type=Path, help="JSON file written by launch()")

@@ -181,7 +181,7 @@ def measure_run(run_dir: Path, scale: Scale, evaluations: int = 1, log=print) ->
     for name, samples in (("kid", scale.fid_samples), ("pr", scale.fid_samples), ("ppl", scale.ppl_samples)):
         if (name, round(best * 1000)) not in done:
             evaluate(run_dir, scale, [name], best, samples, evaluations, log)
-    from harness.train.distributed import current
+    from harness.distributed import current
 
     if current().is_main:  # under torchrun: once
         save_pictures(run_dir, best, run.snapshot_kimgs()[0])

@@ -18,7 +18,7 @@ import variants
 from common.cli import add_option_arguments, option_values
 from common.options import parse_assignment
 from harness.cli import user_error
-from harness.train.distributed import RankFailureError
+from harness.distributed import RankFailureError
 from harness.train.loop import NonFiniteError, train
 from harness.train.options import TrainOptions
 from harness.train.performance import PerformanceOptions

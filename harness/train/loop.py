@@ -18,11 +18,11 @@ import torch
 
 import variants
 from harness.data import open_dataset
+from harness.distributed import Distributed, Shard, ShardedNoise, check_batches, process_group
 from harness.rundir import RunDir, run_lock
 from harness.train import losses, rundir
 from harness.train.batches import DataOrder, prepare_reals
 from harness.train.checkpoint import load_checkpoint, restore_rng_states, rng_states
-from harness.train.distributed import Distributed, Shard, ShardedNoise, check_batches, process_group
 from harness.train.finite import NonFiniteError, check_finite  # noqa: F401 (NonFiniteError: public here)
 from harness.train.options import TrainOptions
 from harness.train.performance import apply_performance, tf32_restored
@@ -295,7 +295,7 @@ def train(options: TrainOptions) -> Path:
     """Train `options.config` for `options.kimg` thousand images; returns the run directory.
 
     Holds the run directory's lock throughout (harness.rundir.run_lock). Under torchrun (WORLD_SIZE > 1)
-    every rank runs this; see harness/train/distributed.py.
+    every rank runs this; see harness/distributed.py.
     """
     run_dir = options.out_dir
     with (process_group(resolve_device(options.device), options.dist_timeout_min) as dist,

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from harness.distributed import process_group
+from harness.metrics import MetricOptions
 from harness.metrics.compute import compute
-from harness.train.distributed import process_group
 from tests.harness.metrics.conftest import FakeDataset, TinyGenerator
 
 METRICS = ("fid", "ppl")
@@ -35,7 +36,7 @@ def metrics_worker(rank, ports, run_dir, cache_dir, report):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(ports[0]), WORLD_SIZE="2", RANK=str(rank),
                       LOCAL_RANK=str(rank), OMP_NUM_THREADS="1")
     run = lambda recompute: [row["value"] for row in compute(
-        run_dir, METRICS, cache_dir=cache_dir, **SETTINGS, open_dataset=open_dataset,
+        run_dir, METRICS, MetricOptions(cache_dir=cache_dir, **SETTINGS), open_dataset=open_dataset,
         load_generator=load_generator, recompute=recompute)]
     try:
         values = [run(False)]
@@ -64,9 +65,9 @@ def free_ports(count: int) -> list[int]:
 def test_two_ranks_gather_exactly_the_single_process_features(tmp_path, fake_run):
     single_run = tmp_path / "single"
     shutil.copytree(fake_run, single_run)
-    expected = [row["value"] for row in compute(single_run, METRICS, cache_dir=tmp_path / "single-cache",
-                                                load_generator=load_generator, open_dataset=open_dataset,
-                                                **SETTINGS)]
+    options = MetricOptions(cache_dir=tmp_path / "single-cache", **SETTINGS)
+    expected = [row["value"] for row in compute(single_run, METRICS, options, load_generator=load_generator,
+                                                open_dataset=open_dataset)]
 
     context = multiprocessing.get_context("spawn")
     report, ports = context.Queue(), free_ports(2)

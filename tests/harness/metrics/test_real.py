@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from harness.metrics import MetricOptions, evaluate_many
+from harness.distributed import current
+from harness.metrics import METRICS, MetricOptions, evaluate_many
 from harness.metrics.features import base as features_base
 from harness.metrics.options import real_samples
 from harness.metrics.real import RealFeatures, kid_selection
-from harness.train.distributed import current
 
 
 class OrderedDataset:
@@ -76,7 +76,7 @@ def test_real_count_rules():
 
 
 def test_precision_recall_reads_at_most_200k_reals(monkeypatch):
-    monkeypatch.setattr("harness.metrics.options.PR_MAX_REAL", 70)
+    monkeypatch.setattr(METRICS.get("pr"), "max_real", 70)
     assert real_samples("pr", MetricOptions(num_real="all"), 300) == (70, "first")
     assert real_samples("fid", MetricOptions(num_real="all"), 300) == (300, "all")
 

@@ -22,8 +22,7 @@ import pytest
 import torch
 
 import variants
-from harness.train import cli as train_cli
-from harness.train.distributed import (
+from harness.distributed import (
     Distributed,
     RankFailureError,
     ShardedNoise,
@@ -31,6 +30,7 @@ from harness.train.distributed import (
     check_batches,
     shard_indices,
 )
+from harness.train import cli as train_cli
 from harness.train.schedule import Schedule
 from tests.harness.train.tiny import tiny_config
 from variants.layers import MinibatchStdDev

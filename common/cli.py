@@ -14,7 +14,7 @@ import os
 import types
 import typing
 
-from common.options import Options, field_docs, field_hints, parse_value
+from common.options import Options, conforms, describe, field_docs, field_hints, parse_value
 
 REQUIRED = dataclasses.MISSING
 
@@ -52,7 +52,10 @@ def _converter(hint):
         return kinds[0]
 
     def json_value(text: str):
-        return parse_value(text, hint)
+        value = parse_value(text, hint)
+        if not conforms(value, hint):
+            raise argparse.ArgumentTypeError(f"expected {describe(hint)}, got {text!r}")
+        return value
 
     return json_value
 

@@ -18,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
-from harness.io import dumps_json, file_sha256, write_bytes_atomic, write_text_atomic
+from common.io import dumps_json, file_sha256, write_bytes_atomic, write_text_atomic
 from variants.configs import Config
 from variants.discriminators import Discriminator, build_discriminator
 from variants.generators import Generator, build_generator

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from harness.io import write_json_atomic
+from common.io import write_json_atomic
 from harness.measure.throughput import PhaseTimer, synchronize
 
 METHOD = ("interleaved rounds in one process: per round, each config in turn (order rotated every round) "

@@ -1,8 +1,9 @@
 """Metrics of the paper's tables (SPEC section 4): FID, KID, precision/recall, PPL, and their networks.
 
 Pure functions on features: `frechet_distance`, `kernel_inception_distance`, `precision_recall`;
-`evaluate(G, dataset, metric)` for a generator; `compute(run_dir, metrics)` for a run directory (adds
-keyed rows to `<run>/metrics.jsonl`; `unique_rows` reads them one per key). CLI:
+each metric is a class registered in `METRICS` with its properties (`register_metric`, metric.py);
+`evaluate(G, dataset, metric)` for a generator; `compute(run_dir, metrics, MetricOptions(...))` for a
+run directory (adds keyed rows to `<run>/metrics.jsonl`; `unique_rows` reads them one per key). CLI:
 `python -m harness metrics --run <dir> --metrics fid,kid,pr,ppl`.
 """
 
@@ -10,14 +11,15 @@ from harness.metrics.compute import compute
 from harness.metrics.evaluate import APPROXIMATELY_COMPARABLE, NOT_COMPARABLE, evaluate, evaluate_many
 from harness.metrics.fid import RunningStatistics, feature_statistics, fid_from_features, frechet_distance
 from harness.metrics.kid import kernel_inception_distance
-from harness.metrics.options import METRICS, PUBLISHED_NETWORKS, MetricOptions
+from harness.metrics.metric import METRICS, Metric, get_metric, register_metric
+from harness.metrics.options import MetricOptions, published_networks
 from harness.metrics.ppl import filtered_mean, path_lengths
 from harness.metrics.pr import precision_recall
 from harness.metrics.rows import metric_row_key, unique_rows
 
 __all__ = [
-    "APPROXIMATELY_COMPARABLE", "METRICS", "NOT_COMPARABLE", "PUBLISHED_NETWORKS", "MetricOptions",
-    "RunningStatistics", "compute", "evaluate", "evaluate_many", "feature_statistics", "fid_from_features",
-    "filtered_mean", "frechet_distance", "kernel_inception_distance", "metric_row_key", "path_lengths",
-    "precision_recall", "unique_rows",
+    "APPROXIMATELY_COMPARABLE", "METRICS", "Metric", "MetricOptions", "NOT_COMPARABLE", "RunningStatistics",
+    "compute", "evaluate", "evaluate_many", "feature_statistics", "fid_from_features", "filtered_mean",
+    "frechet_distance", "get_metric", "kernel_inception_distance", "metric_row_key", "path_lengths",
+    "precision_recall", "published_networks", "register_metric", "unique_rows",
 ]

@@ -50,7 +50,12 @@ def _open_run_dataset(run_dir: Path, open_dataset=None):
 def _save_distances(run_dir: Path, row: dict) -> None:
     """Write a PPL row's per-sample distances [repeats, N] as .npy beside metrics.jsonl, named in the row."""
     stamp = row["time"].replace(":", "").replace("-", "").split(".")[0]
-    name = RunDir(run_dir).ppl_distances_name(round(row["snapshot_kimg"] * 1000), stamp)
+    kimg, name = round(row["snapshot_kimg"] * 1000), None
+    # a recompute within the same second must not reuse (and then delete) the old file
+    for suffix in ("", *(f"-{n}" for n in range(1, 1000))):
+        name = RunDir(run_dir).ppl_distances_name(kimg, stamp + suffix)
+        if not (run_dir / name).exists():
+            break
     buffer = io.BytesIO()
     np.save(buffer, row.pop("per_sample_distances").astype(np.float32), allow_pickle=False)
     write_bytes_atomic(run_dir / name, buffer.getvalue())

@@ -17,10 +17,11 @@ import time
 import numpy as np
 import torch
 
-from harness.metrics import fid, kid, ppl, pr
+from harness.metrics import fid, kid, ppl, pr  # noqa: F401 (each registers its metric)
 from harness.metrics.features import load_feature_network, load_perceptual_distance
 from harness.metrics.features.base import compute_features
-from harness.metrics.options import METRICS, MetricOptions, network_for, real_samples
+from harness.metrics.metric import check_metrics, get_metric, summary
+from harness.metrics.options import MetricOptions, network_for, real_samples
 from harness.metrics.real import RealFeatures, dataset_images
 
 NOT_COMPARABLE = "not comparable to published values"
@@ -77,7 +78,7 @@ class Evaluator:
 
     def metric_network(self, metric: str):
         """The (loaded once) feature network, or perceptual distance for PPL, of `metric`."""
-        o, name, perceptual = self.options, network_for(metric, self.options), metric == "ppl"
+        o, name, perceptual = self.options, network_for(metric, self.options), get_metric(metric).perceptual
         if (name, perceptual) not in self.networks:
             if perceptual:
                 net = load_perceptual_distance(name, cache_dir=o.weights_dir, device=o.device,
@@ -110,75 +111,27 @@ class Evaluator:
 
     def planned(self, metric: str) -> dict:
         """The fields of `metric`'s row known before computing it: everything its key is made of."""
-        o, net = self.options, self.metric_network(metric)
+        o, net, spec = self.options, self.metric_network(metric), get_metric(metric)
         row = {"metric": metric, "repeats": o.repeats, "num_samples": o.num_samples,
                "seeds": [self.seeds(r).start for r in range(o.repeats)], "seed_scheme": SEED_SCHEME,
                **net.provenance(), "label": comparability_label(net.comparability)}
-        if metric == "ppl":
-            return {**row, "ppl_epsilon": o.ppl_epsilon, "ppl_noise": o.ppl_noise}
-        count, rule = real_samples(metric, o, self.dataset_size)
-        row.update(real_samples=count, real_rule=rule, num_real=count, noise_mode=o.noise_mode)
-        if metric == "kid":
-            kept = self.real.get_kind_rows(self.real.kind_for("kid", count), count)
-            row.update(kid_subsets=o.kid_subsets, kid_subset_size=o.kid_subset_size, kid_real_features=kept)
-        if metric == "pr":
-            row.update(pr_k=o.pr_k, pr_precision=o.pr_precision)
-        return row
-
-    def one_repeat(self, metric: str, net, repeat: int, count: int) -> dict:
-        """{'value': float, ...} of one repeat of `metric` against the first `count` reals."""
-        o = self.options
-        if metric == "ppl":
-            seeds = self.seeds(repeat)
-            batch_lengths = lambda start, stop: ppl.path_lengths(
-                self.G, net, seeds=seeds[start:stop], epsilon=o.ppl_epsilon, batch_size=o.batch_size,
-                device=o.device, noise=o.ppl_noise)
-            distances = self.dist.gather_batches(batch_lengths, len(seeds), o.batch_size, dtype=np.float64)
-            return {"value": ppl.filtered_mean(distances), "distances": distances}
-        real = self.real.get(net, count, self.real.kind_for(metric, count))
-        fake = self.fake_features(net, repeat)
-        if metric == "fid":
-            return {"value": fid.frechet_distance(real["mean"], real["cov"], *fid.feature_statistics(fake))}
-        if metric == "kid":
-            value = kid.kernel_inception_distance(real["features"], fake, num_subsets=o.kid_subsets,
-                                                  max_subset_size=o.kid_subset_size, seed=o.seed + repeat)
-            return {"value": value}
-        precision, recall = pr.precision_recall(real["features"], fake, k=o.pr_k, device=o.device,
-                                                precision=o.pr_precision)
-        return {"value": precision, "precision": precision, "recall": recall}
+        count = None
+        if not spec.perceptual:
+            count, rule = real_samples(metric, o, self.dataset_size)
+            row.update(real_samples=count, real_rule=rule, num_real=count, noise_mode=o.noise_mode)
+        return {**row, **spec.protocol(o, count)}
 
     def evaluate(self, metric: str) -> dict:
         started = time.perf_counter()
-        row = self.planned(metric)
+        row, spec = self.planned(metric), get_metric(metric)
         net = self.metric_network(metric)
-        runs = [self.one_repeat(metric, net, repeat, row.get("real_samples"))
-                for repeat in range(self.options.repeats)]
-        row.update(_summary([run["value"] for run in runs]))
-        if metric == "pr":
-            for part in ("precision", "recall"):
-                stats = _summary([run[part] for run in runs])
-                row.update({part: stats["value"], f"{part}_std": stats["std"],
-                            f"{part}_values": stats["values"]})
+        count = row.get("real_samples")
+        runs = [spec.repeat(self, net, repeat, count) for repeat in range(self.options.repeats)]
+        row.update(summary([run["value"] for run in runs]))
+        spec.finish(row, runs)
         row.update(device=str(self.options.device), time=datetime.datetime.now(datetime.UTC).isoformat(),
                    seconds=time.perf_counter() - started)
-        if metric == "ppl":
-            row["per_sample_distances"] = np.stack([run["distances"] for run in runs])
         return row
-
-
-def _summary(values: list[float]) -> dict:
-    """Mean, sample standard deviation (None for one value) and the values."""
-    values = [float(v) for v in values]
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
-    return {"value": float(np.mean(values)), "std": std, "values": values}
-
-
-def check_metrics(metrics) -> list[str]:
-    """`metrics` as a list, or a ValueError naming the unknown one."""
-    unknown = [metric for metric in metrics if metric not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
-    return list(metrics)
 
 
 def evaluate_many(G, dataset, metrics, options: MetricOptions | None = None) -> list[dict]:
@@ -187,7 +140,7 @@ def evaluate_many(G, dataset, metrics, options: MetricOptions | None = None) -> 
     The PPL row carries `per_sample_distances` [repeats, num_samples] (a numpy array) for Figure 5.
     """
     metrics = check_metrics(metrics)
-    options = options or MetricOptions()
+    options = (options or MetricOptions()).on_device()
     G = G.eval().requires_grad_(False).to(options.device)
     evaluator = Evaluator(G, dataset, options, metrics)
     return [evaluator.evaluate(metric) for metric in metrics]

@@ -8,7 +8,8 @@ positive semi-definite matrix: its eigenvalues are real and clipped at 0, so nea
 
 import numpy as np
 
-HIGHER_IS_BETTER = False
+from harness.metrics.metric import Metric, register_metric
+
 STATISTICS_BLOCK_ROWS = 1024
 
 
@@ -104,3 +105,14 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 def fid_from_features(real_features, fake_features) -> float:
     """FID of two feature sets [N, D] and [M, D]."""
     return frechet_distance(*feature_statistics(real_features), *feature_statistics(fake_features))
+
+
+@register_metric("fid", higher_is_better=False, features="inception")
+class FID(Metric):
+    """Reals kept as running statistics (mean, covariance), generated features [N, D] -> distance."""
+
+    def real_kind(self, count: int, options) -> str:
+        return "fid-statistics"
+
+    def score(self, real, fake, options, repeat: int) -> dict:
+        return {"value": frechet_distance(real["mean"], real["cov"], *feature_statistics(fake))}

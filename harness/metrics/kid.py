@@ -6,7 +6,9 @@ set, as in the StyleGAN2-ADA metric (100 subsets of at most 1000).
 
 import numpy as np
 
-HIGHER_IS_BETTER = False
+from harness.metrics.metric import Metric, register_metric
+
+KID_SAMPLE_SEED = 0
 
 
 def polynomial_mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
@@ -39,3 +41,32 @@ def kernel_inception_distance(real_features, fake_features, *, num_subsets: int 
         y = real[rng.choice(len(real), subset_size, replace=False)]
         total += polynomial_mmd2_unbiased(x, y)
     return total / num_subsets
+
+
+def kid_selection(count: int, cap: int) -> np.ndarray | None:
+    """Row indices KID keeps of `count` real features: None = all (count <= cap), else a seeded sorted
+    uniform sample of `cap`. (Official stylegan2-ada-pytorch metrics/kernel_inception_distance.py keeps
+    every real feature, up to 1M, and draws each subset from all; a subset drawn from a uniform sample
+    is still a uniform subset of all, so KID's expectation is unchanged.)"""
+    if count <= cap:
+        return None
+    return np.sort(np.random.default_rng(KID_SAMPLE_SEED).choice(count, cap, replace=False))
+
+
+
+@register_metric("kid", higher_is_better=False, features="inception")
+class KID(Metric):
+    """Reals kept as features (a seeded sample of `kid_cap` when there are more), MMD^2 over subsets."""
+
+    def real_kind(self, count: int, options) -> str:
+        selection = kid_selection(count, options.kid_cap)
+        return "features-all" if selection is None else f"features-sample{len(selection)}"
+
+    def protocol(self, options, count: int | None) -> dict:
+        return {"kid_subsets": options.kid_subsets, "kid_subset_size": options.kid_subset_size,
+                "kid_real_features": min(count, options.kid_cap)}
+
+    def score(self, real, fake, options, repeat: int) -> dict:
+        return {"value": kernel_inception_distance(real["features"], fake, num_subsets=options.kid_subsets,
+                                                   max_subset_size=options.kid_subset_size,
+                                                   seed=options.seed + repeat)}

@@ -15,14 +15,18 @@ Here the maps are drawn from a generator seeded by the batch's first seed, so re
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Literal, get_args
 
 import numpy as np
 import torch
 
-HIGHER_IS_BETTER = False
+from common.options import check_choice
+from harness.metrics.metric import Metric, register_metric
+
 PPL_EPSILON = 1e-4
 PPL_MAX_RESOLUTION = 256
-NOISE_CHOICES = ("fresh", "frozen", "none")
+PplNoise = Literal["fresh", "frozen", "none"]
+NOISE_CHOICES: tuple[str, ...] = get_args(PplNoise)
 NOISE_STREAM = 0x9E3779B9  # separates noise seeds from latent seeds (same integer, different numbers)
 
 
@@ -102,8 +106,7 @@ def path_lengths(
     maps per batch, the official protocol), 'frozen' (G's own noise_const buffers for every sample) or
     'none' (no noise inputs). With 'fresh' a sample's value depends on the batches (as officially).
     """
-    if noise not in NOISE_CHOICES:
-        raise ValueError(f"noise must be one of {NOISE_CHOICES}, got {noise!r}")
+    check_choice("noise", noise, NOISE_CHOICES)
     out = np.empty(len(seeds), dtype=np.float64)
     for start in range(0, len(seeds), batch_size):
         batch_seeds = seeds[start:start + batch_size]
@@ -121,3 +124,22 @@ def filtered_mean(values: np.ndarray, low: float = 1.0, high: float = 99.0) -> f
     lower = np.percentile(values, low, method="lower")
     upper = np.percentile(values, high, method="higher")
     return float(values[(values >= lower) & (values <= upper)].mean())
+
+
+@register_metric("ppl", higher_is_better=False, features="lpips-vgg16", perceptual=True)
+class PPL(Metric):
+    """Per-sample path lengths under a perceptual distance (shared out over ranks) -> filtered mean."""
+
+    def protocol(self, options, count: int | None) -> dict:
+        return {"ppl_epsilon": options.ppl_epsilon, "ppl_noise": options.ppl_noise}
+
+    def repeat(self, evaluator, net, repeat: int, count: int | None) -> dict:
+        o, seeds = evaluator.options, evaluator.seeds(repeat)
+        batch_lengths = lambda start, stop: path_lengths(
+            evaluator.G, net, seeds=seeds[start:stop], epsilon=o.ppl_epsilon, batch_size=o.batch_size,
+            device=o.device, noise=o.ppl_noise)
+        distances = evaluator.dist.gather_batches(batch_lengths, len(seeds), o.batch_size, dtype=np.float64)
+        return {"value": filtered_mean(distances), "distances": distances}
+
+    def finish(self, row: dict, runs: list[dict]) -> None:
+        row["per_sample_distances"] = np.stack([run["distances"] for run in runs])  # [repeats, N], Fig. 5

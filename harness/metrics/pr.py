@@ -16,11 +16,18 @@ Two arithmetics (`precision=`):
 - 'exact': float64 throughout.
 """
 
+from typing import Literal, get_args
+
 import numpy as np
 import torch
 
-HIGHER_IS_BETTER = True
-PRECISIONS = ("official", "exact")
+from common.options import check_choice
+from harness.metrics.metric import Metric, register_metric
+
+Precision = Literal["official", "exact"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+# official: stylegan2-ada-pytorch metrics/metric_main.py, pr50k3_full reads at most 200,000 reals.
+PR_MAX_REAL = 200_000
 
 
 def _round16(tensor: torch.Tensor) -> torch.Tensor:
@@ -102,8 +109,7 @@ def precision_recall(real_features, fake_features, k: int = 3, *, batch_size: in
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    check_choice("precision", precision, PRECISIONS)
     device = torch.device(device) if device is not None else torch.device("cpu")
     real = _as_tensor(real_features, device, precision)
     fake = _as_tensor(fake_features, device, precision)
@@ -113,3 +119,18 @@ def precision_recall(real_features, fake_features, k: int = 3, *, batch_size: in
     fake_radii = kth_neighbour_radii(fake, k, batch_size, precision)
     return (manifold_coverage(real, real_radii, fake, batch_size, precision),
             manifold_coverage(fake, fake_radii, real, batch_size, precision))
+
+
+@register_metric("pr", higher_is_better=True, features="vgg16", max_real=PR_MAX_REAL)
+class PrecisionRecall(Metric):
+    """Reals and generated samples as features [N, D]; value = precision, recall recorded beside it."""
+
+    parts = ("precision", "recall")
+
+    def protocol(self, options, count: int | None) -> dict:
+        return {"pr_k": options.pr_k, "pr_precision": options.pr_precision}
+
+    def score(self, real, fake, options, repeat: int) -> dict:
+        precision, recall = precision_recall(real["features"], fake, k=options.pr_k, device=options.device,
+                                             precision=options.pr_precision)
+        return {"value": precision, "precision": precision, "recall": recall}

@@ -13,10 +13,11 @@ import numpy as np
 import torch
 
 from harness.metrics import cache, fid
+from harness.metrics.kid import kid_selection
+from harness.metrics.metric import get_metric
 from harness.metrics.options import MetricOptions, real_samples
 
 CHUNK_IMAGES = 4096  # reals per step of the pass: memory ~ CHUNK_IMAGES x D floats besides the kept rows
-KID_SAMPLE_SEED = 0
 
 
 def dataset_images(dataset):
@@ -28,16 +29,6 @@ def first_reals(dataset, count: int) -> Callable[[int, int], torch.Tensor]:
     """fetch(start, stop) -> uint8 [B, 3, H, W] over the first `count` reals, in the dataset's order."""
     images = dataset_images(dataset)
     return lambda start, stop: torch.from_numpy(np.array(images[start:min(stop, count)]))  # a copy
-
-
-def kid_selection(count: int, cap: int) -> np.ndarray | None:
-    """Row indices KID keeps of `count` real features: None = all (count <= cap), else a seeded sorted
-    uniform sample of `cap`. (Official stylegan2-ada-pytorch metrics/kernel_inception_distance.py keeps
-    every real feature, up to 1M, and draws each subset from all; a subset drawn from a uniform sample
-    is still a uniform subset of all, so KID's expectation is unchanged.)"""
-    if count <= cap:
-        return None
-    return np.sort(np.random.default_rng(KID_SAMPLE_SEED).choice(count, cap, replace=False))
 
 
 class RealFeatures:
@@ -58,10 +49,7 @@ class RealFeatures:
 
     def kind_for(self, metric: str, count: int) -> str:
         """What `metric` needs of `count` reals: 'fid-statistics', 'features-all' or KID's sample."""
-        if metric == "fid":
-            return "fid-statistics"
-        selection = kid_selection(count, self.options.kid_cap) if metric == "kid" else None
-        return "features-all" if selection is None else f"features-sample{len(selection)}"
+        return get_metric(metric).real_kind(count, self.options)
 
     def get_kind_rows(self, kind: str, count: int) -> int:
         """How many real feature rows `kind` holds of the first `count`."""
@@ -71,7 +59,7 @@ class RealFeatures:
     def _needs(self, net, count: int) -> set[str]:
         """The kinds the evaluation's metrics that use `net` with `count` reals need."""
         return {self.kind_for(metric, count) for metric in self.metrics
-                if metric != "ppl" and self.networks(metric).name == net.name
+                if not get_metric(metric).perceptual and self.networks(metric).name == net.name
                 and real_samples(metric, self.options, self.size)[0] == count}
 
     def _selection(self, kind: str, count: int) -> np.ndarray | None:

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 import variants
-from harness.io import write_json_atomic
+from common.io import write_json_atomic
 from harness.official.convert import (
     convert_discriminator,
     convert_generator,
@@ -28,8 +28,9 @@ from harness.official.convert import (
 )
 from harness.official.names import official_names
 from harness.official.unpickler import OfficialPickleError, PersistentObject, load_official_pickle
+from harness.rundir import RunDir
 
-SNAPSHOT = Path("snapshots") / "000000"  # G_ema; kimg 0: the pickle does not say how long it trained
+SNAPSHOT = RunDir("").snapshot_path(0)  # G_ema; kimg 0: the pickle does not say how long it trained
 RECORD_NAME = "official.json"
 
 
@@ -93,9 +94,10 @@ def import_official(pkl: str | Path, out: str | Path, *, data: str | None = None
     (out / SNAPSHOT).parent.mkdir(parents=True, exist_ok=True)
     for key, net in converted.items():
         variants.save_network(out / paths[key], net)
-    write_json_atomic(out / "config.json", converted["G_ema"].config.to_dict())
+    run = RunDir(out)  # a run folder without training: `metrics` measures it like any other
+    run.write_json(RunDir.CONFIG, converted["G_ema"].config.to_dict())
     if data is not None:
-        write_json_atomic(out / "options.json", {"data": data, "imported_from": str(pkl.resolve())})
+        run.write_json(RunDir.OPTIONS, {"data": data, "imported_from": str(pkl.resolve())})
     write_json_atomic(out / RECORD_NAME, record)
     return record
 

@@ -12,7 +12,7 @@ does), written.
 import time
 from pathlib import Path
 
-from harness.io import write_json_atomic
+from common.io import write_json_atomic
 from harness.suites.scales import Scale
 from harness.suites.tables import DATASET_SETTINGS, Suite
 

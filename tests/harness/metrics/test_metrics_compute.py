@@ -58,9 +58,10 @@ def test_one_repeat_has_no_std(tiny_generator, fake_dataset):
 
 def test_compute_appends_rows_with_provenance(fake_run, fake_loaders, tmp_path):
     load_generator, open_dataset, opened = fake_loaders
-    kwargs = dict(num_samples=16, repeats=2, features="random", device="cpu", batch_size=8,
-                  cache_dir=str(tmp_path / "cache"), load_generator=load_generator, open_dataset=open_dataset)
-    rows = compute(fake_run, "fid,kid,pr,ppl", **kwargs)
+    options = MetricOptions(num_samples=16, repeats=2, features="random", device="cpu", batch_size=8,
+                            cache_dir=str(tmp_path / "cache"))
+    kwargs = dict(load_generator=load_generator, open_dataset=open_dataset)
+    rows = compute(fake_run, "fid,kid,pr,ppl", options, **kwargs)
     assert opened == [("fake-source", 8)]
     assert [row["metric"] for row in rows] == ["fid", "kid", "pr", "ppl"]
     for row in rows:
@@ -77,7 +78,7 @@ def test_compute_appends_rows_with_provenance(fake_run, fake_loaders, tmp_path):
     cached = sorted((tmp_path / "cache" / "stats").glob("*.npz"))
     assert len(cached) == 2  # the first 16 reals: FID statistics, and features (KID and P/R share them)
 
-    again = compute(fake_run, ["fid"], snapshot=0.5, **kwargs)
+    again = compute(fake_run, ["fid"], options, snapshot=0.5, **kwargs)
     assert again[0]["snapshot_kimg"] == 0.5
     assert sorted((tmp_path / "cache" / "stats").glob("*.npz")) == cached  # reused, not recomputed
     assert len((fake_run / "metrics.jsonl").read_text().splitlines()) == 5
@@ -86,10 +87,10 @@ def test_compute_appends_rows_with_provenance(fake_run, fake_loaders, tmp_path):
 def test_compute_errors_name_the_problem(fake_run, fake_loaders, fake_dataset, tmp_path):
     load_generator, open_dataset, _ = fake_loaders
     with pytest.raises(ValueError, match=r"snapshot 30 kimg .* available \(kimg\): \[0.5, 20.0\]"):
-        compute(fake_run, ["fid"], snapshot=30, features="random", load_generator=load_generator,
-                open_dataset=open_dataset)
+        compute(fake_run, ["fid"], MetricOptions(features="random"), snapshot=30,
+                load_generator=load_generator, open_dataset=open_dataset)
     with pytest.raises(FileNotFoundError, match="no snapshots"):
-        compute(tmp_path, ["fid"], features="random")
+        compute(tmp_path, ["fid"], MetricOptions(features="random"))
     with pytest.raises(ValueError, match="unknown metric 'is'"):
         evaluate(None, fake_dataset(), "is", _options())
 
@@ -120,8 +121,9 @@ def test_compute_with_a_real_variants_generator_snapshot(tmp_path, fake_dataset)
     (run / "options.json").write_text(json.dumps({"data": "fake-source"}))
     variants.save_network(run / "snapshots" / "004000", G)  # 4 kimg
     open_dataset = lambda source, resolution: fake_dataset(resolution=resolution)
-    rows = compute(run, ["fid", "ppl"], num_samples=8, features="random", device="cpu", batch_size=4,
-                   cache_dir=str(tmp_path / "cache"), open_dataset=open_dataset)
+    options = MetricOptions(num_samples=8, features="random", device="cpu", batch_size=4,
+                            cache_dir=str(tmp_path / "cache"))
+    rows = compute(run, ["fid", "ppl"], options, open_dataset=open_dataset)
     assert [row["snapshot_kimg"] for row in rows] == [4.0, 4.0]
     assert all(np.isfinite(row["value"]) and row["value"] >= 0 for row in rows)
 
@@ -135,18 +137,19 @@ def _counting_loaders(fake_loaders):
 def test_a_stored_key_is_skipped_before_any_work_and_recompute_replaces_it(fake_run, fake_loaders, tmp_path):
     load_generator, open_dataset, loaded = _counting_loaders(fake_loaders)
     logged = []
-    kwargs = dict(num_samples=16, features="random", device="cpu", batch_size=8, cache_dir=str(tmp_path),
-                  load_generator=load_generator, open_dataset=open_dataset, log=logged.append)
-    first = compute(fake_run, ["fid", "ppl"], **kwargs)
+    options = MetricOptions(num_samples=16, features="random", device="cpu", batch_size=8,
+                            cache_dir=str(tmp_path))
+    kwargs = dict(load_generator=load_generator, open_dataset=open_dataset, log=logged.append)
+    first = compute(fake_run, ["fid", "ppl"], options, **kwargs)
     assert len(loaded) == 1
-    again = compute(fake_run, ["fid", "ppl"], **kwargs)
+    again = compute(fake_run, ["fid", "ppl"], options, **kwargs)
     assert len(loaded) == 1  # nothing computed: the generator was not even loaded
     assert [row["value"] for row in again] == [row["value"] for row in first]
     assert sum("skipped" in line for line in logged) == 2
-    other = compute(fake_run, ["fid"], **{**kwargs, "pr_precision": "exact", "num_real": "all"})
+    other = compute(fake_run, ["fid"], options.replace(pr_precision="exact", num_real="all"), **kwargs)
     assert len(loaded) == 2 and other[0]["real_rule"] == "all"  # another protocol: another key
     old_distances = first[1]["distances_file"]
-    compute(fake_run, ["ppl"], **kwargs, recompute=True)
+    compute(fake_run, ["ppl"], options, **kwargs, recompute=True)
     rows = read_rows(fake_run / "metrics.jsonl")
     assert [row["metric"] for row in rows] == ["fid", "fid", "ppl"] and len(unique_rows(rows)) == 3
     assert rows[-1]["distances_file"] != old_distances and not (fake_run / old_distances).exists()
@@ -163,8 +166,8 @@ def test_an_unwritable_run_fails_at_once_before_the_work(fault, fake_run, fake_l
         (fake_run / "metrics.jsonl.lock").mkdir()
     try:
         with pytest.raises(PermissionError, match="cannot write metric rows in .*run"):
-            compute(fake_run, ["fid"], num_samples=16, features="random", device="cpu",
-                    cache_dir=str(tmp_path), load_generator=load_generator, open_dataset=open_dataset)
+            compute(fake_run, ["fid"], _options(device="cpu", cache_dir=str(tmp_path)),
+                    load_generator=load_generator, open_dataset=open_dataset)
     finally:
         fake_run.chmod(0o755)
     assert loaded == []
@@ -174,16 +177,16 @@ def test_an_unwritable_feature_cache_fails_at_once(fake_run, fake_loaders, tmp_p
     load_generator, open_dataset, loaded = _counting_loaders(fake_loaders)
     (tmp_path / "cache").write_text("a file where the cache folder should be")
     with pytest.raises(PermissionError, match="cannot write the feature cache"):
-        compute(fake_run, ["fid"], num_samples=16, features="random", device="cpu",
-                cache_dir=str(tmp_path / "cache"), load_generator=load_generator, open_dataset=open_dataset)
+        compute(fake_run, ["fid"], _options(device="cpu", cache_dir=str(tmp_path / "cache")),
+                load_generator=load_generator, open_dataset=open_dataset)
     assert loaded == []
 
 
-def test_options_object_replaces_the_keywords(fake_run, fake_loaders, tmp_path):
+def test_the_options_object_decides_the_protocol(fake_run, fake_loaders, tmp_path):
     load_generator, open_dataset, _ = fake_loaders
     options = MetricOptions(num_samples=8, features="random", batch_size=8, cache_dir=str(tmp_path),
                             pr_precision="exact", num_real="all", device="cpu")
-    row = compute(fake_run, ["pr"], options=options, load_generator=load_generator,
+    row = compute(fake_run, ["pr"], options, load_generator=load_generator,
                   open_dataset=open_dataset)[0]
     assert (row["num_samples"], row["pr_precision"], row["real_samples"], row["real_rule"]) == (
         8, "exact", 40, "all")

@@ -124,7 +124,8 @@ def test_resume_removes_orphan_temporaries_and_later_snapshots(tmp_path, png_fol
 @pytest.mark.slow
 def test_non_finite_g_ema_stops_the_run_before_anything_is_saved(tmp_path, png_folder):
     config = tiny_config("E")
-    object.__setattr__(config, "ema_kimg", float("nan"))  # past Config's finite check: poisons G_ema's average
+    # past Config's finite check: poisons G_ema's average
+    object.__setattr__(config, "ema_kimg", float("nan"))
     options = tiny_options(tmp_path, png_folder, config=config)
     with pytest.raises(NonFiniteError, match=r"G_ema has \d+ non-finite weight\(s\) after 16 images .*no "
                                              r"checkpoint had been written yet"):

@@ -5,7 +5,10 @@ Both take features x [N, C_in, H, W] and one w [N, w_dim] and return [N, C_out, 
   map's mean and std and the style's scale and bias (StyleGAN Eq. 1). The 4x4 constant is followed
   by one such block without a conv. With layer family 'stylegan' (config A) it is networks_stylegan.py's
   layer: the sqrt(2) He gain in the conv's weight scale (before noise and bias), one noise strength
-  per channel, nearest upsampling and a [1, 2, 1] blur around the up-conv.
+  per channel, nearest upsampling and a [1, 2, 1] blur around the up-conv. As in the official
+  style_mod, the styles start as unit-variance functions of w (scale ~ N(1, 1), bias ~ N(0, 1) per
+  map and sample), which G takes far more Adam steps to tame than the demod block needs: at 16x16 on
+  CPU, A learns only once lr x steps reaches a few units (docs/adain-at-small-scale.md).
 - 'demod' (Fig. 2d): modulated conv with demodulation (Eq. 1-3), then noise, bias and leaky ReLU
   outside the style block; the constant input goes straight into the first conv.
 A block family also fixes its ToRGB (modulated for demod, plain for adain) and how the 4x4 block
@@ -28,11 +31,16 @@ def adaptive_instance_norm(x: torch.Tensor, scale: torch.Tensor, bias: torch.Ten
                            eps: float = 1e-8) -> torch.Tensor:
     """AdaIN(x, y) = y_s * (x - mu(x)) / sigma(x) + y_b per map (StyleGAN Eq. 1).
 
-    x: [N, C, H, W]; scale, bias: [N, C]. sigma is the population std over H, W.
+    x: [N, C, H, W]; scale, bias: [N, C]. sigma is the population std over H, W. The normalisation
+    runs in float32 and the result has x's dtype (official: training/networks_stylegan.py
+    instance_norm casts to float32, style_mod casts the style to x's dtype): in float16 the squares
+    of clamped activations (up to 256) would overflow.
     """
+    dtype = x.dtype
+    x = x.float()
     x = x - x.mean(dim=[2, 3], keepdim=True)
-    x = x * (x.square().mean(dim=[2, 3], keepdim=True) + eps).rsqrt()
-    return x * scale[:, :, None, None] + bias[:, :, None, None]
+    x = (x * (x.square().mean(dim=[2, 3], keepdim=True) + eps).rsqrt()).to(dtype)
+    return x * scale.to(dtype)[:, :, None, None] + bias.to(dtype)[:, :, None, None]
 
 
 class StyleLayer(UsesFusedOps):

@@ -55,6 +55,45 @@ def test_adaptive_instance_norm_sets_mean_and_std():
     assert torch.allclose(y.std(dim=[2, 3], unbiased=False), scale, atol=1e-4)
 
 
+
+def test_instance_norm_epsilon_is_added_to_the_variance_inside_the_root():
+    # official: training/networks_stylegan.py instance_norm, x * rsqrt(mean(x^2) + 1e-8) after centring:
+    # a map whose variance equals epsilon comes out with std 1/sqrt(2)
+    checkerboard = (torch.arange(4)[:, None] + torch.arange(4)[None, :]) % 2 * 2.0 - 1  # mean 0, std 1
+    x = (1e-4 * checkerboard).expand(1, 2, 4, 4)
+    y = adaptive_instance_norm(x, torch.ones(1, 2), torch.zeros(1, 2))
+    assert torch.allclose(y.std(dim=[2, 3], unbiased=False), torch.full((1, 2), 0.5 ** 0.5), rtol=1e-4)
+
+
+def test_instance_norm_runs_in_float32_and_returns_the_input_dtype():
+    # official: training/networks_stylegan.py instance_norm casts to float32; in float16 the squares of
+    # activations of a few hundred (conv_clamp 256) overflow to inf and would flatten the map
+    x = torch.randn(2, 3, 8, 8) * 300
+    scale, bias = torch.rand(2, 3) + 0.5, torch.randn(2, 3)
+    y = adaptive_instance_norm(x.half(), scale, bias)
+    assert y.dtype == torch.float16
+    assert torch.allclose(y.float(), adaptive_instance_norm(x.half().float(), scale, bias), atol=1e-2)
+
+
+def test_adain_of_the_initial_constant_is_the_style_bias():
+    # official: training/networks_stylegan.py G_synthesis, the 4x4 'const' starts at ones and the noise
+    # strength at zero, so the first layer normalises a flat map and outputs exactly the style bias
+    layer = AdaINLayer(4, 4, w_dim=8, resolution=4, kernel_size=None, family="stylegan")
+    w = torch.randn(3, 8)
+    y = layer(torch.ones(3, 4, 4, 4), w)
+    _, bias = layer.styles(w)
+    assert torch.equal(y, bias[:, :, None, None].expand_as(y))
+
+
+def test_adain_styles_start_as_unit_variance_functions_of_w():
+    # official: training/networks_stylegan.py style_mod, dense(gain=1, use_wscale) plus a zero bias, and
+    # x * (style_s + 1) + style_b: at initialisation scale ~ N(1, rms(w)^2) and bias ~ N(0, rms(w)^2)
+    torch.manual_seed(0)
+    layer = AdaINLayer(256, 256, w_dim=512, resolution=4, kernel_size=None)
+    scale, bias = layer.styles(torch.randn(64, 512))
+    assert abs(scale.mean() - 1) < 0.05 and abs(scale.std() - 1) < 0.05
+    assert abs(bias.mean()) < 0.05 and abs(bias.std() - 1) < 0.05
+
 @pytest.mark.parametrize("kernel_size", [3, None])
 def test_adain_layer_output_statistics_follow_the_style(kernel_size):
     layer = AdaINLayer(6, 6, w_dim=8, resolution=8, kernel_size=kernel_size)

@@ -101,6 +101,7 @@ def train_options(run: PlannedRun, scale: Scale, results_root: Path):
         fmap_max=scale.fmap_max,
         content_height=content_height,
         ema_rampup=scale.ema_rampup,
+        **({} if scale.lr is None else {"lr": scale.lr, "growing_lr_by_res": ((4, scale.lr),)}),
         **settings.config_overrides.get(run.config, {}),
     )
     run_dir = results_root / run.folder
@@ -157,13 +158,10 @@ def evaluate(run_dir: Path, scale: Scale, names: list[str], kimg: float, num_sam
     from harness import metrics
 
     log(f"  {','.join(names)} @ {kimg:g} kimg ({evaluations} evaluation(s))")
-    extra = {"feature_input_size": scale.feature_input_size} if scale.feature_input_size else {}
-    metrics.compute(
-        run_dir, names, snapshot=kimg, num_samples=num_samples, repeats=evaluations,
-        features=scale.features, kid_subsets=scale.kid_subsets,
-        device=None if scale.device == "auto" else scale.device,  # None: metrics.compute picks ("auto")
-        **extra,
-    )
+    options = metrics.MetricOptions(num_samples=num_samples, repeats=evaluations, features=scale.features,
+                                    kid_subsets=scale.kid_subsets, device=scale.device,
+                                    feature_input_size=scale.feature_input_size or None)
+    metrics.compute(run_dir, names, options, snapshot=kimg)
 
 
 def measure_run(run_dir: Path, scale: Scale, evaluations: int = 1, log=print) -> None:

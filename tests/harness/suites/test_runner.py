@@ -37,9 +37,9 @@ def test_a_shared_run_gets_the_largest_evaluation_count_it_needs():
     (table2_e,) = [run for run in plan_runs(get_suites("table2"), paper, OPENMOJI)
                    if (run.config, run.column) == ("E", "FFHQ")]
     assert table2_e.evaluations == 10
-    planned = plan_runs(get_suites("all"), get_scale("smoke"), OPENMOJI)
+    planned = plan_runs(get_suites("all"), get_scale("smoke", max_evaluations=2), OPENMOJI)
     smoke = {(run.config, run.column): run.evaluations for run in planned}
-    assert smoke[("E", "FFHQ")] == 2  # capped by the smoke scale's max_evaluations
+    assert smoke[("E", "FFHQ")] == 2  # capped by the scale's max_evaluations
 
 
 def test_train_options_carry_the_seed_the_dataset_settings_and_the_ema_rampup(tmp_path):
@@ -70,13 +70,16 @@ def test_suite_json_lists_one_cell_per_seed_with_evaluations_and_coverage():
         (row, seed) for row in "BCD" for seed in range(3)]
     assert set(record["cells"][0]) == {"table", "row", "column", "paper_dataset", "config", "dataset", "run",
                                        "seed"}
-    assert record["cells"][4]["run"] == "table1/C__ffhq__seed1"
+    assert record["cells"][4]["run"] == "table1/C__lsun-car__seed1"
     assert record["evaluations"] == {"table1": 2}
     source = record["evaluations_source"]["table1"]
     assert "10 times" in source and "capped at 2" in source
     left_out = record["coverage"]["cells_not_covered"]
-    assert {(cell["row"], cell["column"]) for cell in left_out} >= {("A", FFHQ), ("B", "LSUN Car")}
-    ffhq = record["dataset_settings"][FFHQ]
+    assert {(cell["row"], cell["column"]) for cell in left_out} >= {("A", FFHQ), ("B", FFHQ)}
+    assert list(record["dataset_settings"]) == ["LSUN Car"]  # the columns the scale covers
+    smoke_runs = {(run.config, run.column, run.seed): run
+                  for run in plan_runs(get_suites("all"), get_scale("smoke"), OPENMOJI)}
+    ffhq = suite_record(SUITES["table1"], smoke_runs, get_scale("smoke"))["dataset_settings"][FFHQ]
     assert ffhq["xflip"] and not ffhq["metric_reals_mirrored"] and "mirrors each real" in ffhq["note"]
     table3 = suite_record(SUITES["table3"], by_key, scale)
     assert table3["cells"] == [] and len(table3["coverage"]["cells_not_covered"]) == 8
@@ -101,8 +104,9 @@ def test_fid_at_every_snapshot_with_its_network_then_the_rest_at_the_lowest_fid_
     fid_at = {1.0: 30.0, 2.0: 10.0, 3.0: 20.0}
     calls = []
 
-    def compute(run_dir, metrics, snapshot, num_samples, repeats, **common):
-        calls.append((tuple(metrics), snapshot, num_samples, repeats))
+    def compute(run_dir, metrics, options, *, snapshot, **common):
+        repeats = options.repeats
+        calls.append((tuple(metrics), snapshot, options.num_samples, repeats))
         path = run_dir / "metrics.jsonl"
         rows = [{"metric": name, "value": fid_at[snapshot] if name == "fid" else 0.5, "repeats": repeats,
                  "snapshot_kimg": snapshot} for name in metrics]

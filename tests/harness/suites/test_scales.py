@@ -33,7 +33,7 @@ def test_cpu_scales_prefer_installed_stand_ins():
     assert (
         resolve_dataset(smoke, CAR, lambda source: source.startswith("openmoji")) == "openmoji:travel-places"
     )
-    assert resolve_dataset(get_scale("cpu"), FFHQ, lambda source: True).startswith("openmoji")
+    assert resolve_dataset(get_scale("cpu"), CAR, lambda source: True) == "fashion-mnist:sneaker"
     with pytest.raises(ValueError, match="pip"):
         resolve_dataset(smoke, FFHQ, lambda source: False)
 
@@ -61,7 +61,8 @@ def test_every_scale_states_its_purpose_seeds_and_ema_rampup():
 def test_evaluations_are_the_tables_count_capped_by_the_scale():
     assert get_scale("paper").evaluations(SUITES["table1"]) == 10
     assert get_scale("paper").evaluations(SUITES["table2"]) == 1
-    assert get_scale("smoke").evaluations(SUITES["table1"]) == 2
+    assert get_scale("smoke").evaluations(SUITES["table1"]) == 1
+    assert get_scale("cpu").evaluations(SUITES["table1"]) == 2
     assert get_scale("smoke", max_evaluations=20).evaluations(SUITES["table1"]) == 10
 
 
@@ -72,7 +73,7 @@ def test_cpu_scale_covers_the_findings_it_must_decide():
     table1 = {row for suite, row, _ in covered if suite == "table1"}
     assert table1 == {"B", "C", "D"}  # lazy regularisation (B->C) and path length (C->D)
     table2 = {(row, column) for suite, row, column in covered if suite == "table2"}
-    assert table2 == {(g, f"{FFHQ} / {d}") for g in ("G original", "G output skips")
+    assert table2 == {(g, f"{CAR} / {d}") for g in ("G original", "G output skips")
                       for d in ("D original", "D input skips", "D residual")}  # output skips, every D
     assert not any(suite == "table3" for suite, _, _ in covered)
     assert all(get_scale("smoke").covers(suite.name, cell.row, cell.dataset)

@@ -7,7 +7,7 @@ run directory (adds keyed rows to `<run>/metrics.jsonl`; `unique_rows` reads the
 `python -m harness metrics --run <dir> --metrics fid,kid,pr,ppl`.
 """
 
-from harness.metrics.compute import compute
+from harness.metrics.run_dir import compute
 from harness.metrics.evaluate import APPROXIMATELY_COMPARABLE, NOT_COMPARABLE, evaluate, evaluate_many
 from harness.metrics.fid import RunningStatistics, feature_statistics, fid_from_features, frechet_distance
 from harness.metrics.kid import kernel_inception_distance

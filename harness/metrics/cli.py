@@ -10,7 +10,7 @@ import os
 import sys
 
 from common.cli import add_option_arguments, option_values
-from harness.metrics.compute import compute
+from harness.metrics.run_dir import compute
 from harness.metrics.metric import METRICS
 from harness.metrics.options import MetricOptions, feature_choices
 

@@ -63,7 +63,7 @@ class Evaluator:
     metrics. `G` may be set after construction (rows can be planned before the generator is loaded)."""
 
     def __init__(self, G, dataset, options: MetricOptions, metrics):
-        from harness.train.distributed import current
+        from harness.distributed import current
 
         self.G, self.dataset, self.options = G, dataset, options
         self.dist = current(options.device)

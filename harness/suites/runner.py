@@ -145,7 +145,7 @@ def snapshot_metrics(features: str) -> list[str]:
     """FID plus the metrics that use FID's feature network under `features`: measured at every
     snapshot in one pass, they reuse its generated samples and features (KID always; precision/
     recall too when it does not use the published VGG-16, e.g. with EfficientNet-Lite0 offline)."""
-    from harness.metrics.compute import MetricOptions, network_for
+    from harness.metrics.options import MetricOptions, network_for
 
     options = MetricOptions(features=features)
     fid_network = network_for("fid", options)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from harness.metrics import NOT_COMPARABLE, MetricOptions, compute, evaluate, evaluate_many
-from harness.metrics.compute import network_for, quantize
+from harness.metrics.evaluate import quantize
+from harness.metrics.options import network_for
 from harness.metrics.rows import read_rows, unique_rows
 
 ROW_FIELDS = {"metric", "value", "std", "repeats", "values", "num_samples", "seeds", "snapshot_kimg",

@@ -15,7 +15,7 @@ import torch
 
 from harness.distributed import process_group
 from harness.metrics import MetricOptions
-from harness.metrics.compute import compute
+from harness.metrics.run_dir import compute
 from tests.harness.metrics.conftest import FakeDataset, TinyGenerator
 
 METRICS = ("fid", "ppl")

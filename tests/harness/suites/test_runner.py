@@ -1,4 +1,3 @@
-import importlib
 
 import pytest
 
@@ -114,8 +113,7 @@ def test_fid_at_every_snapshot_with_its_network_then_the_rest_at_the_lowest_fid_
         return rows
 
     monkeypatch.setattr("harness.metrics.compute", compute)
-    compute_module = importlib.import_module("harness.metrics.compute")  # harness.metrics.compute: a function
-    monkeypatch.setattr(compute_module, "network_for", lambda metric, options: networks[metric])
+    monkeypatch.setattr("harness.metrics.options.network_for", lambda metric, options: networks[metric])
     scale = get_scale("smoke")
     measure_run(run_dir, scale, 1, log=lambda *args: None)
     samples = {"pr": scale.fid_samples, "ppl": scale.ppl_samples}

@@ -16,19 +16,9 @@ import torch
 
 from common.io import write_bytes_atomic
 from harness.metrics import cache
-from harness.metrics.evaluate import (  # noqa: F401 (re-exported: the names callers import from here)
-    APPROXIMATELY_COMPARABLE,
-    NOT_COMPARABLE,
-    SEED_SCHEME,
-    Evaluator,
-    check_metrics,
-    evaluate,
-    evaluate_many,
-    generated_images,
-    quantize,
-)
-from harness.metrics.metric import METRICS, get_metric  # noqa: F401 (METRICS re-exported)
-from harness.metrics.options import DEFAULT_NUM_SAMPLES, MetricOptions, network_for  # noqa: F401
+from harness.metrics.evaluate import Evaluator, check_metrics
+from harness.metrics.metric import get_metric
+from harness.metrics.options import MetricOptions
 from harness.metrics.rows import MetricStore, metric_row_key
 from harness.rundir import RunDir
 

@@ -7,7 +7,6 @@ run directory (adds keyed rows to `<run>/metrics.jsonl`; `unique_rows` reads the
 `python -m harness metrics --run <dir> --metrics fid,kid,pr,ppl`.
 """
 
-from harness.metrics.run_dir import compute
 from harness.metrics.evaluate import APPROXIMATELY_COMPARABLE, NOT_COMPARABLE, evaluate, evaluate_many
 from harness.metrics.fid import RunningStatistics, feature_statistics, fid_from_features, frechet_distance
 from harness.metrics.kid import kernel_inception_distance
@@ -16,6 +15,7 @@ from harness.metrics.options import MetricOptions, published_networks
 from harness.metrics.ppl import filtered_mean, path_lengths
 from harness.metrics.pr import precision_recall
 from harness.metrics.rows import metric_row_key, unique_rows
+from harness.metrics.run_dir import compute
 
 __all__ = [
     "APPROXIMATELY_COMPARABLE", "METRICS", "Metric", "MetricOptions", "NOT_COMPARABLE", "RunningStatistics",

@@ -10,9 +10,9 @@ import os
 import sys
 
 from common.cli import add_option_arguments, option_values
-from harness.metrics.run_dir import compute
 from harness.metrics.metric import METRICS
 from harness.metrics.options import MetricOptions, feature_choices
+from harness.metrics.run_dir import compute
 
 OPTION_FLAGS = ("num_samples", "num_real", "repeats", "seed", "features", "pr_precision", "ppl_noise",
                 "weights_dir", "device", "feature_input_size", "batch_size", "cache_dir")

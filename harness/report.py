@@ -21,6 +21,7 @@ from common.io import CorruptFileError, write_text_atomic
 from harness import figures
 from harness.cells import cell_sample, find_cell, format_estimate, in_paper_order, summarize_cells
 from harness.findings import evaluate_findings
+from harness.learning import EARLY_FRACTION, LEARNING_RATIO, learning_checks
 from harness.published import Published, load_published
 from harness.results import (
     COMPARABILITY,
@@ -339,6 +340,7 @@ def build_context(results_root: Path | str = "results") -> dict:
     results, stats, published = load_results(root), load_stats(root), load_published()
     cells, speed, suites = summarize_cells(results), _load_speed_or_warn(root), load_suites(root)
     runs = results.drop_duplicates("run") if not results.empty else results
+    metric_rows = load_metric_rows(root)
     columns = ["table", "row", "column", "subcolumn", "seed", "run_id", "status", "dataset", "kimg",
                "snapshot_kimg", "wall_s", "img_per_s", "energy_j", "error"]
     datasets = ["paper_dataset", "dataset", "dataset_source", "dataset_resolution", "dataset_num_images",
@@ -348,7 +350,9 @@ def build_context(results_root: Path | str = "results") -> dict:
         "tables": build_tables(published, cells),
         "findings": evaluate_findings(results, stats, speed),
         "rule": rule_context(cells),
-        "figures_list": _figure_views(results, stats, load_metric_rows(root), speed),
+        "learning": learning_checks(metric_rows, results),
+        "learning_rule": {"ratio": LEARNING_RATIO, "early_fraction": EARLY_FRACTION},
+        "figures_list": _figure_views(results, stats, metric_rows, speed),
         "samples": _sample_groups(root, results),
         "comparability": comparability_banner(results),
         "suites": [{key: suite.get(key) for key in ("suite", "scale", "scale_values", "description")}

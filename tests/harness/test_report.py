@@ -14,8 +14,9 @@ from PIL import Image
 from harness import report
 from harness.cells import summarize_cells
 from harness.findings import evaluate_findings
+from harness.learning import learning_checks
 from harness.published import load_published
-from harness.results import load_results, load_stats
+from harness.results import load_metric_rows, load_results, load_stats
 from harness.verdicts import Outcome
 from tests.harness.fixtures import (
     XSS_DATASET,
@@ -123,6 +124,10 @@ def test_report_has_tables_figures_and_escapes_names(rendered):
     assert "CC BY-SA 4.0" in html and "OpenMoji" in html and "not measured" in html
     assert 'id="coverage"' in html and 'id="one-seed-note"' in html and 'id="margins"' in html
     assert "first snapshot | lowest FID" in html and "Training progress" in html
+    checks = learning_checks(load_metric_rows(path.parent.parent), load_results(path.parent.parent))
+    learned = sum(check.learns for check in checks)
+    assert 'id="learning-check"' in html and f"<strong>{learned} of {len(checks)} runs</strong>" in html
+    assert html.count("<td>yes</td>") + html.count("<td>no</td>") >= len(checks) > 0
 
 
 def test_no_banner_when_every_metric_is_comparable(results_tree):

@@ -100,5 +100,21 @@ def run_suites(
             if RunDir(results_root / run.folder).is_done():
                 save_reals(run, scale, results_root, owner[run.folder])
         log(f"executed {len(runs)} runs in {time.time() - started:.0f} s")
+        report_owned_runs(runs, results_root, log)
     measure_speed(runs, scale, results_root, log)
     return runs
+
+
+def report_owned_runs(runs: list[PlannedRun], results_root: Path, log=print) -> list[str]:
+    """Log (and return) the runs that are not done because another process holds them, with the
+    owner, so a user sees at the end which runs a second suite process left to the first."""
+    owned = []
+    for run in runs:
+        folder = RunDir(results_root / run.folder)
+        owner = None if folder.is_done() else folder.lock_owner()
+        if owner:
+            owned.append(f"{run.run_id} (owned by {owner})")
+    if owned:
+        log(f"{len(owned)} run(s) left to another process, rerun this command when it ends: "
+            + "; ".join(owned))
+    return owned

@@ -66,3 +66,22 @@ def test_two_seeds_train_and_measure_independently_end_to_end(tmp_path, monkeypa
     assert all(len(values) == 1 and values[0] > 0 for values in speed["img_per_s"].values())
     changed = [path.name for path, stamp in stamps.items() if path.stat().st_mtime_ns != stamp]
     assert changed == ["suite.json"]  # the second call trained, measured and timed nothing again
+
+
+def test_the_driver_names_the_runs_another_process_holds(tmp_path):
+    from harness.suites.driver import report_owned_runs
+    from harness.suites.runner import PlannedRun
+    from tests.harness.test_rundir import start_holder
+
+    runs = [PlannedRun(run_id=f"E__ffhq__seed{seed}", config="E", column=FFHQ, source="x",
+                       folder=f"t/E__ffhq__seed{seed}", seed=seed) for seed in (0, 1)]
+    holder = start_holder(tmp_path / runs[1].folder)
+    try:
+        logged = []
+        owned = report_owned_runs(runs, tmp_path, logged.append)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert len(owned) == 1 and owned[0].startswith(f"E__ffhq__seed1 (owned by process {holder.pid} on")
+    assert logged == [f"1 run(s) left to another process, rerun this command when it ends: {owned[0]}"]
+    assert report_owned_runs(runs, tmp_path, logged.append) == []  # the owner died: nothing held

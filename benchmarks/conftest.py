@@ -1,19 +1,11 @@
-"""Benchmark setup: GPU benchmarks skip cleanly without CUDA; the saved JSON names the machine and GPU."""
+"""Benchmark setup: the saved JSON names the machine and GPU (GPU benchmarks skip without CUDA: the root
+conftest.py)."""
 
 import pytest
 import torch
 
 from benchmarks.machine import cuda_device_name, machine_kind, peak_bandwidth_bytes_per_s, usable_cpus
 from harness.environment import device_info, package_versions
-
-
-def pytest_collection_modifyitems(config, items):
-    if torch.cuda.is_available():
-        return
-    skip_gpu = pytest.mark.skip(reason="needs a CUDA device (none found)")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip_gpu)
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

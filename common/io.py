@@ -28,6 +28,7 @@ import signal
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -152,6 +153,25 @@ def _fsync_directory(folder: Path) -> None:
         os.fsync(handle)
     finally:
         os.close(handle)
+
+
+def require_writable_folder(folder: Path | str, *, what: str, advice: str, create: bool = False,
+                            hold: AbstractContextManager | None = None) -> Path:
+    """`folder`, once a probe file could be written and removed in it (inside `hold`, e.g. the lock the
+    writer will take; `create`: make the folder first). Otherwise one line, before any work is done:
+    PermissionError "cannot write <what> in <folder> (<cause>); <advice>"."""
+    folder = Path(folder)
+    try:
+        with hold if hold is not None else nullcontext():
+            if create:
+                folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+    except OSError as error:
+        cause = error.strerror or error
+        raise PermissionError(f"cannot write {what} in {folder} ({cause}); {advice}") from None
+    return folder
 
 
 def remove_orphan_temporaries(folder: Path | str, *, recursive: bool = True) -> list[Path]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.io import write_bytes_atomic, write_json_atomic
+from common.io import require_writable_folder, write_bytes_atomic, write_json_atomic
 from harness.cachedir import CACHE_DIR_ENV, cache_folder
 
 
@@ -28,16 +28,8 @@ def stats_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 
 def require_writable(cache_dir: str | os.PathLike | None = None) -> Path:
     """The stats folder, created; a one-line PermissionError at once if nothing can be written there."""
-    folder = stats_dir(cache_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise PermissionError(f"cannot write the feature cache in {folder} ({error.strerror or error}); "
-                              f"make it writable or pass --cache-dir / set ${CACHE_DIR_ENV}") from None
-    return folder
+    return require_writable_folder(stats_dir(cache_dir), what="the feature cache", create=True,
+                                   advice=f"make it writable or pass --cache-dir / set ${CACHE_DIR_ENV}")
 
 
 def cache_key(*, content_hash: str, resolution: int, network: dict, real_rule: str, real_samples: int,

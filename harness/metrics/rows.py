@@ -8,12 +8,11 @@ appends a row only when its key is new, under an OS lock on a `.lock` file besid
 (released when the process dies), with one O_APPEND write + fsync per row.
 """
 
-import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from common.io import append_jsonl_line, read_jsonl, write_jsonl_atomic
+from common.io import append_jsonl_line, read_jsonl, require_writable_folder, write_jsonl_atomic
 from harness.rundir import RunDir
 
 try:
@@ -84,15 +83,8 @@ class MetricStore:
 
     def require_writable(self) -> None:
         """Fail at once, in one line, if rows cannot be written (before any work is done)."""
-        folder = self.path.parent
-        try:
-            with locked(self.path):
-                probe = folder / f".write-test-{os.getpid()}"
-                probe.write_bytes(b"")
-                probe.unlink()
-        except OSError as error:
-            raise PermissionError(f"cannot write metric rows in {folder} ({error.strerror or error}); "
-                                  f"make the run folder writable or copy the run elsewhere") from None
+        require_writable_folder(self.path.parent, what="metric rows", hold=locked(self.path),
+                                advice="make the run folder writable or copy the run elsewhere")
 
     def keys(self) -> set[tuple]:
         """The keys already in the store."""

@@ -17,6 +17,7 @@ from common.io import (
     read_json_object,
     read_jsonl,
     remove_orphan_temporaries,
+    require_writable_folder,
     save_torch_atomic,
     write_json_atomic,
     write_jsonl_atomic,
@@ -162,3 +163,30 @@ def test_save_torch_atomic_loads_with_weights_only(tmp_path):
     loaded = torch.load(path, weights_only=True)
     assert torch.equal(loaded["w"], state["w"]) and loaded["step"] == 3
     assert torch.equal(loaded["nested"]["rng"], state["nested"]["rng"])
+
+
+def test_require_writable_folder_creates_the_folder_and_leaves_no_probe(tmp_path):
+    folder = tmp_path / "a" / "b"
+    entered = []
+
+    class Hold:
+        def __enter__(self):
+            entered.append(True)
+
+        def __exit__(self, *exc):
+            return False
+
+    assert require_writable_folder(folder, what="x", advice="y", create=True, hold=Hold()) == folder
+    assert folder.is_dir() and list(folder.iterdir()) == [] and entered == [True]
+
+
+@pytest.mark.parametrize("create", [False, True])
+def test_require_writable_folder_fails_in_one_line_naming_what_and_advice(tmp_path, create):
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # a file where the folder should be: unwritable, even by root
+    with pytest.raises(PermissionError) as caught:
+        require_writable_folder(blocker / "sub", what="the feature cache", advice="pass --cache-dir",
+                                create=create)
+    message = str(caught.value)
+    assert message.startswith(f"cannot write the feature cache in {blocker / 'sub'} (")
+    assert message.endswith("); pass --cache-dir") and "\n" not in message

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -116,15 +117,20 @@ def verify_checksum(weights_path: Path) -> None:
                                f"({advice}) or save it again")
 
 
+def state_differences(expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor]
+                      ) -> tuple[list[str], list[str], list[str]]:
+    """(missing, unexpected, wrong_shape), each sorted: the names `expected` has and `given` lacks, the
+    names only `given` has, and the shared names whose tensors differ in shape."""
+    shared = expected.keys() & given.keys()
+    return (sorted(expected.keys() - given.keys()), sorted(given.keys() - expected.keys()),
+            sorted(name for name in shared if expected[name].shape != given[name].shape))
+
+
 def load_state_checked(net: Generator | Discriminator, state: dict[str, torch.Tensor],
                        saved_cfg: Config | None, *, source: str = "state dict",
                        saved_kind: str | None = None) -> None:
     """`net.load_state_dict(state)` that explains a mismatch in terms of the two configs."""
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    shared = set(expected) & set(state)
-    wrong_shape = sorted(name for name in shared if expected[name].shape != state[name].shape)
+    missing, unexpected, wrong_shape = state_differences(net.state_dict(), state)
     kind_mismatch = saved_kind is not None and saved_kind != net.kind
     if missing or unexpected or wrong_shape or kind_mismatch:
         saved = "an unknown config" if saved_cfg is None else _describe(saved_cfg, saved_kind or net.kind)

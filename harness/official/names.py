@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from variants.layers import make_resample_filter
+from variants.serialization import state_differences
 
 # The official SynthesisLayer's names of the registry's NoiseInput tensors.
 _LAYER_RENAMES = {"noise.strength": "noise_strength", "noise.noise_const": "noise_const"}
@@ -77,14 +78,13 @@ def registry_state(net, official: dict[str, torch.Tensor]) -> dict[str, torch.Te
     Every official tensor must be used (resample filters must be the [1, 3, 3, 1] filter) and every
     registry tensor found with the same shape; NameMappingError lists what is not, naming both sides.
     """
-    names = official_names(net)
-    used = set(names.values())
-    unused = sorted(key for key in official
-                    if key not in used and not _is_standard_filter(key, official[key]))
-    missing = sorted(official_name for official_name in names.values() if official_name not in official)
-    expected = net.state_dict()
-    wrong = [f"{o} {list(official[o].shape)} vs {r} {list(expected[r].shape)}" for r, o in names.items()
-             if o in official and official[o].shape != expected[r].shape]
+    names, expected = official_names(net), net.state_dict()
+    wanted = {o: expected[r] for r, o in names.items()}  # the registry's tensors under official names
+    registry_name = {o: r for r, o in names.items()}
+    missing, extra, wrong_shape = state_differences(wanted, official)
+    unused = [key for key in extra if not _is_standard_filter(key, official[key])]
+    wrong = [f"{o} {list(official[o].shape)} vs {registry_name[o]} {list(wanted[o].shape)}"
+             for o in wrong_shape]
     if unused or missing or wrong:
         problems = [f"official tensors the registry has no place for: {unused[:6]}" if unused else "",
                     f"registry tensors absent from the official network: {missing[:6]}" if missing else "",

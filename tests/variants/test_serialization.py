@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 import variants
+from variants.serialization import state_differences
 
 
 @pytest.mark.parametrize("name", ["A", "E", "G-residual/D-skip"])
@@ -63,3 +64,10 @@ def test_not_a_network_file(tmp_path):
         variants.load_network(tmp_path / "x")
     with pytest.raises(TypeError, match="takes a variants Generator or Discriminator"):
         variants.save_network(tmp_path / "m", torch.nn.Linear(2, 2))
+
+
+def test_state_differences_lists_missing_unexpected_and_reshaped_names_sorted():
+    expected = {"b": torch.zeros(2), "a": torch.zeros(2), "c": torch.zeros(3), "d": torch.zeros(1)}
+    given = {"z": torch.zeros(1), "c": torch.zeros(4), "d": torch.ones(1), "y": torch.zeros(1)}
+    assert state_differences(expected, given) == (["a", "b"], ["y", "z"], ["c"])
+    assert state_differences(given, given) == ([], [], [])

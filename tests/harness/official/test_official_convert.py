@@ -153,6 +153,9 @@ def test_mismatched_official_tensors_are_reported_by_name():
         registry_state(G, official | {"mapping.embed.weight": torch.ones(16, 4)})
     with pytest.raises(NameMappingError, match=r"absent from the official network: \['mapping.w_avg'\]"):
         registry_state(G, {k: v for k, v in official.items() if k != "mapping.w_avg"})
+    reshaped = r"shapes differ \(official vs registry\): \['mapping.fc0.weight \[2, 2\] vs mapping.layers.0"
+    with pytest.raises(NameMappingError, match=reshaped):
+        registry_state(G, official | {"mapping.fc0.weight": torch.ones(2, 2)})
     with pytest.raises(NameMappingError, match="not the \\[1, 3, 3, 1\\] FIR filter"):
         registry_state(G, official | {"synthesis.b8.resample_filter": torch.ones(2, 2) / 4})
     adain = variants.build_generator(variants.Config(style_block="adain", resolution=8, fmap_base=64))

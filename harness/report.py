@@ -355,7 +355,8 @@ def build_context(results_root: Path | str = "results") -> dict:
         "figures_list": _figure_views(results, stats, metric_rows, speed),
         "samples": _sample_groups(root, results),
         "comparability": comparability_banner(results),
-        "suites": [{key: suite.get(key) for key in ("suite", "scale", "scale_values", "description")}
+        "suites": [{key: suite.get(key) for key in ("suite", "scale", "scale_values", "description",
+                                                      "dataset_settings")}
                    for suite in suites],
         "coverage": coverage(suites, results, cells),
         "cells": results.reindex(columns=columns).to_dict("records") if not results.empty else [],

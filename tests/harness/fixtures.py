@@ -183,6 +183,9 @@ def _cell(table, row, column, config, folder, dataset=FFHQ_SOURCE, paper_dataset
                 dataset=dataset, run=folder)
 
 
+FFHQ_MIRROR_NOTE = "trained with x-flips; the metrics use the reals unmirrored"
+
+
 def _write_suites(root: Path, folders: dict) -> None:
     scale_values = dict(name="smoke", resolution=16, kimg=3, batch_size=8, repeats=2)
     suites = {
@@ -202,7 +205,8 @@ def _write_suites(root: Path, folders: dict) -> None:
         (root / suite).mkdir(parents=True, exist_ok=True)
         (root / suite / "suite.json").write_text(json.dumps(dict(
             suite=suite, description=f"fixture {suite}", scale="smoke", scale_values=scale_values,
-            cells=cells,
+            cells=cells, dataset_settings={"FFHQ": {"xflip": True, "note": FFHQ_MIRROR_NOTE},
+                                           "LSUN Car": {"xflip": False}},
         )))
 
 

@@ -19,6 +19,7 @@ from harness.published import load_published
 from harness.results import load_metric_rows, load_results, load_stats
 from harness.verdicts import Outcome
 from tests.harness.fixtures import (
+    FFHQ_MIRROR_NOTE,
     XSS_DATASET,
     XSS_RUN_ID,
     build_fixture_tree,
@@ -126,6 +127,7 @@ def test_report_has_tables_figures_and_escapes_names(rendered):
     assert "first snapshot | lowest FID" in html and "Training progress" in html
     checks = learning_checks(load_metric_rows(path.parent.parent), load_results(path.parent.parent))
     learned = sum(check.learns for check in checks)
+    assert html.count(f"FFHQ: {FFHQ_MIRROR_NOTE}.") == 4  # each suite's dataset note, once per suite
     assert 'id="learning-check"' in html and f"<strong>{learned} of {len(checks)} runs</strong>" in html
     assert html.count("<td>yes</td>") + html.count("<td>no</td>") >= len(checks) > 0
 

@@ -23,7 +23,7 @@ StyleBlock = Literal["adain", "demod"]
 LayerFamily = Literal["stylegan2", "stylegan"]
 
 ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
-STYLE_BLOCKS: tuple[str, ...] = get_args(StyleBlock)
+STYLE_BLOCK_NAMES: tuple[str, ...] = get_args(StyleBlock)
 LAYER_FAMILIES: tuple[str, ...] = get_args(LayerFamily)
 
 

@@ -56,9 +56,10 @@ EXECUTOR_OPTIONS = (
 
 
 def add_executor_arguments(parser) -> None:
-    parser.add_argument(
-        "--executor", default="local", choices=("local", "ray", "slurm"), help="where the runs execute"
-    )
+    from harness.suites.executors import EXECUTORS  # light: ray and submitit load when an executor starts
+
+    parser.add_argument("--executor", default="local", choices=tuple(EXECUTORS.names()),
+                        help="where the runs execute")
     for flag, _, _, kind, help_text in EXECUTOR_OPTIONS:
         parser.add_argument(flag, type=kind, help=help_text)
     parser.add_argument(

@@ -4,13 +4,13 @@ match their config (the Registry type itself: tests/common/test_registry.py)."""
 import pytest
 
 import variants
-from variants.configs import ARCHITECTURES, STYLE_BLOCKS
+from variants.configs import ARCHITECTURES, STYLE_BLOCK_NAMES
 
 
 def test_network_registries_match_the_config_axes():
     assert variants.list_generators() == ARCHITECTURES
     assert variants.list_discriminators() == ARCHITECTURES
-    assert variants.STYLE_BLOCKS.names() == STYLE_BLOCKS
+    assert variants.STYLE_BLOCKS.names() == STYLE_BLOCK_NAMES
 
 
 def test_unknown_generator_lists_known_ones():

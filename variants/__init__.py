@@ -36,3 +36,7 @@ __all__ = [
     "Registry", "UnknownNameError", "STYLE_BLOCKS",
     "save_network", "load_network", "load_weights",
 ]
+
+# Every network module is imported above; later registrations are refused (docs/architecture.md).
+for _registry in (GENERATORS, DISCRIMINATORS, STYLE_BLOCKS):
+    _registry.freeze()

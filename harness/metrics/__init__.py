@@ -8,6 +8,7 @@ run directory (adds keyed rows to `<run>/metrics.jsonl`; `unique_rows` reads the
 """
 
 from harness.metrics.evaluate import APPROXIMATELY_COMPARABLE, NOT_COMPARABLE, evaluate, evaluate_many
+from harness.metrics.features import FEATURE_NETWORKS, PERCEPTUAL_DISTANCES
 from harness.metrics.fid import RunningStatistics, feature_statistics, fid_from_features, frechet_distance
 from harness.metrics.kid import kernel_inception_distance
 from harness.metrics.metric import METRICS, Metric, get_metric, register_metric
@@ -23,3 +24,8 @@ __all__ = [
     "frechet_distance", "get_metric", "kernel_inception_distance", "metric_row_key", "path_lengths",
     "precision_recall", "published_networks", "register_metric", "unique_rows",
 ]
+
+# Every metric and network module is imported above: later registrations would change what a
+# running comparison measures, so they are refused (a new one is imported here, docs/architecture.md).
+for _registry in (METRICS, FEATURE_NETWORKS, PERCEPTUAL_DISTANCES):
+    _registry.freeze()

@@ -312,6 +312,9 @@ def _check_processes(processes_per_run: int) -> None:
                          f"GPUs through torchrun), got {processes_per_run!r}")
 
 
+EXECUTORS.freeze()  # local, ray and slurm are defined above; a late one is refused
+
+
 def get_executor(name: str, **options) -> Executor:
     """`get_executor('ray', address='auto')`; options left as None take the executor's default."""
     cls = EXECUTORS.get(name)

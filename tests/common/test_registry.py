@@ -75,3 +75,16 @@ def test_a_frozen_registry_refuses_new_entries_and_still_answers():
     with pytest.raises(RuntimeError, match="the widget registry is frozen"):
         registry.register("square")(type("Square", (Base,), {}))
     assert registry.names() == ("round",)
+
+
+def test_the_packages_freeze_their_registries_once_imported():
+    import variants
+    from harness import metrics
+    from harness.suites.executors import EXECUTORS
+
+    registries = (variants.GENERATORS, variants.DISCRIMINATORS, variants.STYLE_BLOCKS, metrics.METRICS,
+                  metrics.FEATURE_NETWORKS, metrics.PERCEPTUAL_DISTANCES, EXECUTORS)
+    assert all(registry.frozen for registry in registries)
+    frozen = "cannot register generator 'late': the generator registry is frozen"
+    with pytest.raises(RuntimeError, match=frozen):
+        variants.GENERATORS.register("late")(variants.Generator)

@@ -119,7 +119,8 @@ class Evaluator:
         if not spec.perceptual:
             count, rule = real_samples(metric, o, self.dataset_size)
             row.update(real_samples=count, real_rule=rule, num_real=count, noise_mode=o.noise_mode)
-        return {**row, **spec.protocol(o, count)}
+        protocol = spec.protocol(o, count)
+        return {**row, **protocol, "protocol_fields": sorted(protocol)}  # rows.metric_row_key keys them
 
     def evaluate(self, metric: str) -> dict:
         started = time.perf_counter()

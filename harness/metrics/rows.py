@@ -29,8 +29,10 @@ KEY_FIELDS = ("repeats", "feature_network", "weights_sha256", "feature_input_siz
 def metric_row_key(row: dict) -> tuple:
     """The key of a metrics row: (metric, snapshot images, first seed, *KEY_FIELDS values).
 
-    Rows written before a field existed key it as None; `real_samples` falls back to the older
-    `num_real` field, so old rows keep distinct keys per real-set size.
+    A metric's `protocol_fields` (written with its row) outside KEY_FIELDS are keyed too, so a new
+    metric's protocol needs no edit here. Rows written before a field existed key it as None;
+    `real_samples` falls back to the older `num_real` field, so old rows keep distinct keys per
+    real-set size.
     """
     kimg = row.get("snapshot_kimg")
     seeds = row.get("seeds") or [row.get("seed")]
@@ -38,7 +40,10 @@ def metric_row_key(row: dict) -> tuple:
     if values["real_samples"] is None:
         values["real_samples"] = row.get("num_real")
     frozen = tuple(_hashable(values[field]) for field in KEY_FIELDS)
-    return (row.get("metric"), None if kimg is None else round(kimg * 1000), seeds[0], *frozen)
+    # a metric's own protocol fields (Metric.protocol) that the shared list does not name yet
+    own = tuple((field, _hashable(row.get(field))) for field in sorted(row.get("protocol_fields") or ())
+                if field not in values)
+    return (row.get("metric"), None if kimg is None else round(kimg * 1000), seeds[0], *frozen, *own)
 
 
 def _hashable(value):

@@ -23,6 +23,14 @@ def test_key_separates_what_changes_the_number_and_ignores_the_rest():
         assert metric_row_key(_row(**change)) != base, change
 
 
+def test_a_metrics_own_protocol_fields_are_keyed_without_listing_them():
+    toy = _row(metric="toy", toy_scale=1.0, protocol_fields=["toy_scale"])
+    assert metric_row_key({**toy, "toy_scale": 2.0}) != metric_row_key(toy)
+    assert metric_row_key({**toy, "value": 3.0}) == metric_row_key(toy)
+    # a field KEY_FIELDS names already is keyed once, so old and new rows of a metric share keys
+    assert metric_row_key(_row(pr_k=3, protocol_fields=["pr_k"])) == metric_row_key(_row(pr_k=3))
+
+
 def test_old_rows_key_their_real_set_by_num_real():
     old = {k: v for k, v in _row().items() if k not in ("real_rule", "real_samples")}
     assert metric_row_key({**old, "num_real": 40}) != metric_row_key({**old, "num_real": 16})

@@ -165,8 +165,8 @@ def evaluate(run_dir: Path, scale: Scale, names: list[str], kimg: float, num_sam
 
 
 def measure_run(run_dir: Path, scale: Scale, evaluations: int = 1, log=print) -> None:
-    """FID (with the metrics sharing its network) at every snapshot, then the other metrics at the
-    lowest-FID one (the paper's choice), each `evaluations` times; then the sample grids of that
+    """FID (with the metrics sharing its network) at every snapshot, then every other registered
+    metric at the lowest-FID one (the paper's choice), each `evaluations` times; then the sample grids of that
     snapshot and of the first one, and the feature maps."""
     run = RunDir(run_dir)
     done, every_snapshot = measured(run_dir, evaluations), snapshot_metrics(scale.features)
@@ -176,7 +176,12 @@ def measure_run(run_dir: Path, scale: Scale, evaluations: int = 1, log=print) ->
             evaluate(run_dir, scale, missing, kimg, scale.fid_samples, evaluations, log)
     best = run.best_snapshot_kimg()
     done = measured(run_dir, evaluations)
-    for name, samples in (("kid", scale.fid_samples), ("pr", scale.fid_samples), ("ppl", scale.ppl_samples)):
+    from harness.metrics import METRICS
+
+    # every registered metric: those on features first, then the perceptual ones (PPL)
+    for name in sorted((name for name in METRICS.names() if name != "fid"),
+                       key=lambda name: METRICS.get(name).perceptual):
+        samples = scale.ppl_samples if METRICS.get(name).perceptual else scale.fid_samples
         if (name, round(best * 1000)) not in done:
             evaluate(run_dir, scale, [name], best, samples, evaluations, log)
     from harness.distributed import current

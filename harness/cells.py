@@ -13,11 +13,9 @@ import pandas as pd
 from harness.verdicts import Sample, as_number, t_interval
 
 CELL_KEYS = ("suite", "table", "row", "column", "subcolumn")
-# Per-seed quantities summarised per cell; droplet is the statistic at the end of training.
-SEED_METRICS = ("fid", "kid", "precision", "recall", "ppl", "img_per_s", "energy_j_per_kimg", "droplet")
-# metric -> per-seed column holding the std of that network's repeated evaluations.
-EVAL_STD = {"fid": "fid_std", "kid": "kid_std", "precision": "precision_std", "recall": "recall_std",
-            "ppl": "ppl_std"}
+# Per-seed quantities of training summarised per cell besides the metrics' (metric_quantities);
+# droplet is the statistic at the end of training.
+TRAINING_QUANTITIES = ("img_per_s", "energy_j_per_kimg", "droplet")
 # Columns taken from a cell's first seed (they are the same for every seed of a cell).
 DESCRIPTIVE = ("scale", "paper_dataset", "config", "dataset", "dataset_source", "feature_network",
                "comparable", "comparability", "comparability_reason")
@@ -30,7 +28,7 @@ def summarize_cells(results: pd.DataFrame) -> pd.DataFrame:
     """One row per cell (CELL_KEYS), in the order cells first appear.
 
     Columns: CELL_KEYS, DESCRIPTIVE (first seed's), seeds / runs / run_ids (tuples over seeds),
-    n_seeds, status (the least finished seed's), and for each metric m of SEED_METRICS: m (mean over
+    n_seeds, status (the least finished seed's), and for each quantity m of `seed_quantities`: m (mean over
     seeds), m_ci95 (half-width of the 95% t-interval over seeds; None with one seed), m_n (seeds that
     measured it), m_values (the per-seed values), m_eval_std (root mean square over seeds of the
     repeats' std; None where not recorded), m_comparability (least comparable label over seeds).
@@ -41,10 +39,20 @@ def summarize_cells(results: pd.DataFrame) -> pd.DataFrame:
     for record in results.to_dict("records"):
         key = tuple(None if _missing(record.get(name)) else record.get(name) for name in CELL_KEYS)
         groups.setdefault(key, []).append(record)
-    return pd.DataFrame([_summarize(key, seeds) for key, seeds in groups.items()])
+    quantities = seed_quantities(results)
+    return pd.DataFrame([_summarize(key, seeds, quantities) for key, seeds in groups.items()])
 
 
-def _summarize(key: tuple, seeds: list[dict]) -> dict:
+def seed_quantities(results: pd.DataFrame) -> tuple[str, ...]:
+    """What a cell summarises over seeds: every quantity a metric reported (load_results gives each
+    one q with its evaluations' std in q_std: FID, KID, precision, recall, PPL, a new metric's) and
+    TRAINING_QUANTITIES."""
+    reported = [column for column in results.columns
+                if f"{column}_std" in results and column not in TRAINING_QUANTITIES]
+    return (*reported, *TRAINING_QUANTITIES)
+
+
+def _summarize(key: tuple, seeds: list[dict], quantities: tuple[str, ...]) -> dict:
     seeds = sorted(seeds, key=lambda record: record.get("seed", 0))
     first = seeds[0]
     row = dict(zip(CELL_KEYS, key, strict=True))
@@ -57,7 +65,7 @@ def _summarize(key: tuple, seeds: list[dict]) -> dict:
         n_seeds=len(seeds),
         status=min(statuses, key=lambda s: STATUS_ORDER.index(s) if s in STATUS_ORDER else 0),
     )
-    for metric in SEED_METRICS:
+    for metric in quantities:
         row.update(_metric_summary(metric, seeds))
     return row
 
@@ -66,8 +74,9 @@ def _metric_summary(metric: str, seeds: list[dict]) -> dict:
     measured = [record for record in seeds if as_number(record.get(metric)) is not None]
     values = tuple(float(record[metric]) for record in measured)
     mean, half_width, n = t_interval(values) if values else (None, None, 0)
-    stds = [as_number(record.get(EVAL_STD[metric])) for record in measured] if metric in EVAL_STD else []
-    stds = [std for std in stds if std is not None]
+    # Training quantities have no repeated evaluations to take a spread from.
+    spread = [] if metric in TRAINING_QUANTITIES else [record.get(f"{metric}_std") for record in measured]
+    stds = [std for std in map(as_number, spread) if std is not None]
     labels = [record.get(f"{metric}_comparability") for record in measured]
     labels = [label for label in labels if label in COMPARABILITY_ORDER]
     return {

@@ -17,7 +17,7 @@ from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from harness.cells import in_paper_order
 from harness.findings import figure8_runs, run_shares
-from harness.rundir import RunDir
+from harness.rundir import RunDir, reported_fields
 from harness.verdicts import t_interval
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -137,18 +137,15 @@ def metric_bars(cells: pd.DataFrame, table: str, metrics=("fid", "ppl")) -> byte
 
 
 def _curve_points(metric_rows: pd.DataFrame) -> pd.DataFrame:
-    """[run, metric, snapshot_kimg, value] with precision/recall split out of the 'pr' rows; the
-    latest row of each (run, metric, snapshot)."""
-    frames = []
-    for metric, group in metric_rows.groupby("metric", sort=False):
-        names = {"precision": "precision", "recall": "recall"} if metric == "pr" else {"value": metric}
-        for column, name in names.items():
-            if column in group:
-                frames.append(group[["run", "snapshot_kimg", column]].set_axis(
-                    ["run", "snapshot_kimg", "value"], axis=1).assign(metric=name))
-    if not frames:
-        return pd.DataFrame(columns=["run", "metric", "snapshot_kimg", "value"])
-    points = pd.concat(frames, ignore_index=True).dropna(subset=["snapshot_kimg", "value"])
+    """[run, metric, snapshot_kimg, value]: one point per quantity a row reports (harness.rundir.
+    reported_fields: precision and recall out of the 'pr' rows); the latest row of each (run,
+    quantity, snapshot)."""
+    points = [{"run": row.get("run"), "metric": name, "snapshot_kimg": row.get("snapshot_kimg"),
+               "value": row.get(value)}
+              for row in metric_rows.to_dict("records")
+              for name, (value, _, _) in reported_fields(row).items()]
+    points = pd.DataFrame(points, columns=["run", "metric", "snapshot_kimg", "value"])
+    points = points.dropna(subset=["snapshot_kimg", "value"])
     points = points[points["value"].map(_finite)]
     return points.drop_duplicates(["run", "metric", "snapshot_kimg"], keep="last")
 

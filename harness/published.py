@@ -42,7 +42,7 @@ class Comparison:
 class Published:
     values: tuple[PublishedValue, ...]
     comparisons: tuple[Comparison, ...]
-    metrics: dict  # metric -> {"label", "higher_is_better"}
+    metrics: dict  # quantity -> {"label"}; directions are the metrics' own (register_metric)
     tables: dict  # table -> {"title", "rows": [[id, label]], "columns", "subcolumns", "metrics"}
     throughput: dict
     notes: tuple[str, ...]

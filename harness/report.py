@@ -159,7 +159,7 @@ def build_table(published: Published, cells: pd.DataFrame, table: str, columns=N
         title=layout["title"] + suffix,
         groups=[(column, len(subcolumns) * len(metrics)) for column in columns],
         subgroups=[(sub, len(metrics)) for _ in columns for sub in layout["subcolumns"] or []],
-        metric_labels=[published.metrics[metric]["label"] for metric in metrics]
+        metric_labels=[published.metrics.get(metric, {}).get("label", metric) for metric in metrics]
         * (len(positions) // len(metrics)),
         rows=rows,
         measured_cells=sum(view.measured is not None for row in rows for view in row.cells),
@@ -355,9 +355,7 @@ def build_context(results_root: Path | str = "results") -> dict:
         "figures_list": _figure_views(results, stats, metric_rows, speed),
         "samples": _sample_groups(root, results),
         "comparability": comparability_banner(results),
-        "suites": [{key: suite.get(key) for key in ("suite", "scale", "scale_values", "description",
-                                                      "dataset_settings")}
-                   for suite in suites],
+        "scale_groups": scale_groups(suites),
         "coverage": coverage(suites, results, cells),
         "cells": results.reindex(columns=columns).to_dict("records") if not results.empty else [],
         "datasets": [] if runs.empty else runs.reindex(columns=datasets).drop_duplicates().to_dict("records"),
@@ -366,6 +364,22 @@ def build_context(results_root: Path | str = "results") -> dict:
         "published_notes": published.notes,
         "throughput_source": published.throughput.get("source"),
     }
+
+
+def scale_groups(suites: list[dict]) -> list[dict]:
+    """Suites that ran at the same scale values, shown once: {scale, scale_values, suites: [(suite,
+    description)], dataset_notes: [(column, note)] without repeats}, in suite order."""
+    groups: dict[tuple, dict] = {}
+    for suite in suites:
+        values = suite.get("scale_values") or {}
+        group = groups.setdefault((suite.get("scale"), json.dumps(values, sort_keys=True, default=str)), {
+            "scale": suite.get("scale"), "scale_values": values, "suites": [], "dataset_notes": []})
+        group["suites"].append((suite.get("suite"), suite.get("description")))
+        for column, settings in sorted((suite.get("dataset_settings") or {}).items()):
+            note = (column, settings.get("note")) if isinstance(settings, dict) else (column, None)
+            if note[1] and note not in group["dataset_notes"]:
+                group["dataset_notes"].append(note)
+    return list(groups.values())
 
 
 def _totals(runs: pd.DataFrame) -> dict:

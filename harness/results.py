@@ -26,9 +26,8 @@ from pathlib import Path
 import pandas as pd
 
 from common.io import CorruptFileError, read_json_object, write_json_atomic
-from harness.rundir import RunDir, lowest_fid_snapshot
+from harness.rundir import RunDir, lowest_fid_snapshot, reported_fields
 
-METRICS = ("fid", "kid", "pr", "ppl")
 # load_results column -> dataset.json field.
 DATASET_COLUMNS = {
     "dataset": "name", "dataset_resolution": "resolution", "dataset_num_images": "num_images",
@@ -86,24 +85,25 @@ def select_metrics(rows: list[dict]) -> dict:
     """The reported metrics of one run from its metrics.jsonl rows.
 
     The snapshot is harness.rundir.lowest_fid_snapshot's (the lowest FID, the earlier snapshot on a
-    tie; the latest one when no FID was measured); each metric takes its last row at that snapshot,
-    else its last row at its own latest snapshot.
-    Returns flat columns: snapshot_kimg, fid, fid_std, ..., <metric>_snapshot_kimg,
-    <metric>_comparability; `comparability` is the least comparable label of the chosen rows (from
-    `comparable_to_published` where a row has no label) and `comparable` their flag.
+    tie; the latest one when no FID was measured); each metric the rows hold takes its last row at
+    that snapshot, else its last row at its own latest snapshot.
+    Returns flat columns: snapshot_kimg, <metric>_snapshot_kimg, and for each quantity q a row
+    reports (harness.rundir.reported_fields: fid; precision and recall of 'pr'; a new metric's own)
+    q, q_std, q_values, q_repeats, q_num_samples, q_feature_network, q_comparability;
+    `comparability` is the least comparable label of the chosen rows (from `comparable_to_published`
+    where a row has no label) and `comparable` their flag.
     """
     best = lowest_fid_snapshot(rows)
     selected: dict = {"snapshot_kimg": best}
     chosen_rows = []
-    for metric in METRICS:
+    for metric in dict.fromkeys(row.get("metric") for row in rows if row.get("metric")):
         mine = [row for row in rows if row.get("metric") == metric]
         at_best = [row for row in mine if row.get("snapshot_kimg") == best]
         latest = max((row.get("snapshot_kimg", -1) for row in mine), default=None)
-        pick = (at_best or [row for row in mine if row.get("snapshot_kimg", -1) == latest] or [None])[-1]
-        selected[f"{metric}_snapshot_kimg"] = pick.get("snapshot_kimg") if pick else None
-        if pick is not None:
-            chosen_rows.append(pick)
-        selected.update(_metric_columns(metric, pick))
+        pick = (at_best or [row for row in mine if row.get("snapshot_kimg", -1) == latest])[-1]
+        selected[f"{metric}_snapshot_kimg"] = pick.get("snapshot_kimg")
+        chosen_rows.append(pick)
+        selected.update(_metric_columns(pick))
     networks = sorted({str(row.get("feature_network")) for row in chosen_rows})
     selected["feature_network"] = ", ".join(networks) if networks else None
     # A row without the flag cannot claim comparability with the paper's numbers.
@@ -124,31 +124,17 @@ def _comparability(row: dict) -> str:
     return "comparable" if row.get("comparable_to_published") is True else "not comparable"
 
 
-def _metric_columns(metric: str, row: dict | None) -> dict:
-    row = row or {}
-    if metric == "pr":
-        return {
-            "precision": row.get("precision", row.get("value")),
-            "precision_std": row.get("precision_std"),
-            "recall": row.get("recall"),
-            "recall_std": row.get("recall_std"),
-            "pr_feature_network": row.get("feature_network"),
-            # Only rows that carry the label show it in the tables.
-            "precision_comparability": row.get("comparability"),
-            "recall_comparability": row.get("comparability"),
-        }
-    columns = {
-        metric: row.get("value"),
-        f"{metric}_std": row.get("std"),
-        f"{metric}_repeats": row.get("repeats"),
-        f"{metric}_values": row.get("values"),
-        f"{metric}_feature_network": row.get("feature_network"),
-        f"{metric}_comparability": row.get("comparability"),
-    }
-    if metric == "fid":
-        columns["fid_num_samples"] = row.get("num_samples")
-    if metric == "ppl":
-        columns["ppl_distances_file"] = row.get("distances_file")
+def _metric_columns(row: dict) -> dict:
+    columns = {}
+    for name, (value, std, values) in reported_fields(row).items():
+        columns.update({
+            name: row.get(value), f"{name}_std": row.get(std), f"{name}_values": row.get(values),
+            f"{name}_repeats": row.get("repeats"), f"{name}_num_samples": row.get("num_samples"),
+            f"{name}_feature_network": row.get("feature_network"),
+            f"{name}_comparability": row.get("comparability"),  # only rows that carry the label show it
+        })
+    if row.get("distances_file"):
+        columns[f"{row['metric']}_distances_file"] = row["distances_file"]
     return columns
 
 
@@ -214,8 +200,8 @@ def load_run(run_dir: Path) -> dict:
     droplets = [tick["droplet"] for tick in ticks if _mean([tick.get("droplet")]) is not None]
     record["droplet"] = droplets[-1] if droplets else None  # the statistic at the end of training
     record.update(select_metrics(run.metric_rows()))  # one row per key, never double-counted
-    if record["ppl_distances_file"]:
-        record["ppl_distances_file"] = str(run.file(record["ppl_distances_file"]))
+    for column in [column for column in record if column.endswith("_distances_file")]:
+        record[column] = str(run.file(record[column]))  # a path a reader can open
     record.update(_config_columns(run.read_json(RunDir.CONFIG)))
     record.update(_environment_columns(run.read_json(RunDir.ENVIRONMENT)))
     return record

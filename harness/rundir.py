@@ -77,6 +77,23 @@ def lowest_fid_snapshot(rows: Iterable[dict]) -> float | None:
     return max((row["snapshot_kimg"] for row in rows if row.get("snapshot_kimg") is not None), default=None)
 
 
+# Rows written before rows named their quantities (`reports`): the one metric that reported two.
+_LEGACY_REPORTS = {"pr": ("precision", "recall")}
+
+
+def reported_fields(row: dict) -> dict[str, tuple[str, str, str]]:
+    """The quantities a metric row reports: {quantity: (value field, std field, per-repeat field)}.
+
+    A row names them in `reports` (harness.metrics.metric.Metric.reports): a quantity named as the
+    metric is in `value` / `std` / `values`, any other q in `q` / `q_std` / `q_values`.
+    """
+    metric, names = row.get("metric"), row.get("reports")
+    if not isinstance(names, list | tuple) or not names:  # also a table's NaN where a row had none
+        names = _LEGACY_REPORTS.get(metric, (metric,))
+    return {name: ("value", "std", "values") if name == metric else (name, f"{name}_std", f"{name}_values")
+            for name in names}
+
+
 class RunDir:
     """One run directory; every file name of the contract (module docstring) is a constant here."""
 

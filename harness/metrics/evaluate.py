@@ -112,7 +112,8 @@ class Evaluator:
     def planned(self, metric: str) -> dict:
         """The fields of `metric`'s row known before computing it: everything its key is made of."""
         o, net, spec = self.options, self.metric_network(metric), get_metric(metric)
-        row = {"metric": metric, "repeats": o.repeats, "num_samples": o.num_samples,
+        row = {"metric": metric, "reports": list(spec.reports or (metric,)), "repeats": o.repeats,
+               "num_samples": o.num_samples,
                "seeds": [self.seeds(r).start for r in range(o.repeats)], "seed_scheme": SEED_SCHEME,
                **net.provenance(), "label": comparability_label(net.comparability)}
         count = None

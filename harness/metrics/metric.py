@@ -26,13 +26,16 @@ from common.registry import Registry
 class Metric:
     """One metric's steps. Properties (set by `register_metric`): `registered_name`,
     `higher_is_better`, `features` (the network its published numbers came from), `perceptual`
-    (measured with a perceptual distance, no reals), `max_real` (a cap on the reals it reads)."""
+    (measured with a perceptual distance, no reals), `max_real` (a cap on the reals it reads),
+    `reports` (the quantities its row reports, harness.metrics.rows.reported_fields; empty: one, named
+    as the metric, in `value`)."""
 
     registered_name: ClassVar[str]
     higher_is_better: ClassVar[bool]
     features: ClassVar[str]
     perceptual: ClassVar[bool] = False
     max_real: ClassVar[int | None] = None
+    reports: ClassVar[tuple[str, ...]] = ()
     parts: ClassVar[tuple[str, ...]] = ()  # values recorded beside `value`, each with its std
 
     def real_kind(self, count: int, options) -> str:
@@ -63,11 +66,11 @@ METRICS: Registry[type[Metric]] = Registry("metric", Metric)
 
 
 def register_metric(name: str, *, higher_is_better: bool, features: str, perceptual: bool = False,
-                    max_real: int | None = None):
+                    max_real: int | None = None, reports: tuple[str, ...] = ()):
     """Class decorator: register a Metric subclass as `name` with its properties."""
     def decorate(cls: type[Metric]) -> type[Metric]:
         cls.higher_is_better, cls.features = higher_is_better, features
-        cls.perceptual, cls.max_real = perceptual, max_real
+        cls.perceptual, cls.max_real, cls.reports = perceptual, max_real, tuple(reports)
         return METRICS.register(name)(cls)
 
     return decorate

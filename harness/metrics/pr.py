@@ -121,7 +121,8 @@ def precision_recall(real_features, fake_features, k: int = 3, *, batch_size: in
             manifold_coverage(fake, fake_radii, real, batch_size, precision))
 
 
-@register_metric("pr", higher_is_better=True, features="vgg16", max_real=PR_MAX_REAL)
+@register_metric("pr", higher_is_better=True, features="vgg16", max_real=PR_MAX_REAL,
+                 reports=("precision", "recall"))
 class PrecisionRecall(Metric):
     """Reals and generated samples as features [N, D]; value = precision, recall recorded beside it."""
 

@@ -5,14 +5,18 @@ import contextlib
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 import variants
 from common.io import read_json_object
 from common.registry import Registry
+from harness.cells import summarize_cells
 from harness.data import DatasetInfo, ImageDataset
+from harness.figures import _curve_points
 from harness.metrics import METRICS, Metric, MetricOptions, compute, published_networks, register_metric
+from harness.results import select_metrics
 from harness.rundir import RunDir
 from harness.suites import SUITES, Cell, Suite, get_scale, get_suites, plan_runs
 from harness.suites.runner import plan_records
@@ -125,6 +129,19 @@ def check_toy_metric(tmp_path):
                        log=said.append)
     assert again["value"] == row["value"] and "already in" in said[0]
     assert len(run.raw_metric_rows()) == 1
+
+    # No edit elsewhere: its quantity is a results column, a per-seed cell estimate and a curve point.
+    selected = select_metrics(run.metric_rows())
+    assert selected["toy-gap"] == row["value"] and selected["toy-gap_std"] == row["std"]
+    assert selected["toy-gap_comparability"] == "not comparable" and selected["toy-gap_snapshot_kimg"] == 1.0
+    seeds = pd.DataFrame([{**selected, "suite": "toy", "table": "toy", "row": "E", "column": FFHQ,
+                           "subcolumn": None, "seed": seed, "toy-gap": row["value"] + seed}
+                          for seed in (0, 1)])
+    (cell,) = summarize_cells(seeds).to_dict("records")
+    assert cell["toy-gap"] == pytest.approx(row["value"] + 0.5) and cell["toy-gap_n"] == 2
+    assert cell["toy-gap_values"] == (row["value"], row["value"] + 1)
+    points = _curve_points(pd.DataFrame([{**stored, "run": "toy"} for stored in run.metric_rows()]))
+    assert points[["metric", "snapshot_kimg", "value"]].values.tolist() == [["toy-gap", 1.0, row["value"]]]
 
 
 # Recipe 2: add a configuration preset -------------------------------------------------------------

@@ -127,7 +127,7 @@ def test_report_has_tables_figures_and_escapes_names(rendered):
     assert "first snapshot | lowest FID" in html and "Training progress" in html
     checks = learning_checks(load_metric_rows(path.parent.parent), load_results(path.parent.parent))
     learned = sum(check.learns for check in checks)
-    assert html.count(f"FFHQ: {FFHQ_MIRROR_NOTE}.") == 4  # each suite's dataset note, once per suite
+    assert html.count(f"FFHQ: {FFHQ_MIRROR_NOTE}.") == 1  # once for the suites that share a scale
     assert 'id="learning-check"' in html and f"<strong>{learned} of {len(checks)} runs</strong>" in html
     assert html.count("<td>yes</td>") + html.count("<td>no</td>") >= len(checks) > 0
 
@@ -244,3 +244,15 @@ def test_report_of_a_store_with_no_trained_run(tmp_path):
     write_untrained_store(tmp_path)
     html = report.render_report(tmp_path).read_text()
     assert "Not comparable" not in html and "missing" in html and "openmoji" in html
+
+
+def test_suites_at_the_same_scale_show_their_values_and_dataset_notes_once():
+    mirrored = {"FFHQ": {"note": "x-flipped reals are not mirrored by the metrics"}, "LSUN Car": {}}
+    suites = [dict(suite=name, scale="cpu", scale_values={"kimg": 20}, description=name.upper(),
+                   dataset_settings=mirrored) for name in ("table1", "table2")]
+    suites.append(dict(suite="table3", scale="cpu", scale_values={"kimg": 40}, dataset_settings=mirrored))
+    first, second = report.scale_groups(suites)
+    assert first["suites"] == [("table1", "TABLE1"), ("table2", "TABLE2")]
+    assert first["scale_values"] == {"kimg": 20}
+    assert first["dataset_notes"] == [("FFHQ", "x-flipped reals are not mirrored by the metrics")]
+    assert second["suites"] == [("table3", None)] and second["dataset_notes"] == first["dataset_notes"]

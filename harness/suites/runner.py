@@ -186,8 +186,12 @@ def measure_run(run_dir: Path, scale: Scale, evaluations: int = 1, log=print) ->
             evaluate(run_dir, scale, [name], best, samples, evaluations, log)
     from harness.distributed import current
 
-    if current().is_main:  # under torchrun: once
-        save_pictures(run_dir, best, run.snapshot_kimgs()[0])
+    snapshots = run.snapshot_kimgs()
+    if current().is_main and snapshots:  # under torchrun: once
+        save_pictures(run_dir, best, snapshots[0])
+    elif current().is_main and not run.figure(RunDir.SAMPLES).exists():
+        # An exported store (results/*-example) keeps rows and pictures but no weights.
+        log(f"  {run_dir}: no snapshots left, so no sample grids are drawn")
 
 
 def save_pictures(run_dir: Path, best_kimg: float, first_kimg: float) -> None:

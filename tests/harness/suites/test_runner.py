@@ -124,3 +124,22 @@ def test_fid_at_every_snapshot_with_its_network_then_the_rest_at_the_lowest_fid_
     assert calls == []
     measure_run(run_dir, scale, 2, log=lambda *args: None)  # a table needing 2 evaluations: measured again
     assert {call[3] for call in calls} == {2} and len(calls) == 3 + len(at_best)
+
+
+def test_a_measured_run_without_its_weights_is_left_as_it_is(tmp_path, monkeypatch):
+    """An exported store (the committed examples) has rows and pictures but no snapshots: extending
+    it with more seeds re-measures its finished runs, which must need nothing it removed."""
+    run_dir = tmp_path / "run"
+    (run_dir / "figures").mkdir(parents=True)
+    for name in ("samples.png", "samples_first.png"):
+        (run_dir / "figures" / name).touch()
+    rows = [{"metric": name, "value": 1.0, "repeats": 1, "snapshot_kimg": 2.0}
+            for name in ("fid", "kid", "pr", "ppl")]
+    write_jsonl_atomic(run_dir / "metrics.jsonl", rows)
+    monkeypatch.setattr("harness.metrics.compute", lambda *args, **kwargs: pytest.fail("nothing to compute"))
+    said = []
+    measure_run(run_dir, get_scale("smoke"), 1, log=said.append)
+    assert said == []
+    (run_dir / "figures" / "samples.png").unlink()
+    measure_run(run_dir, get_scale("smoke"), 1, log=said.append)
+    assert said == [f"  {run_dir}: no snapshots left, so no sample grids are drawn"]

@@ -15,6 +15,7 @@ torch thread count per task (the thread count changes float summation order: ~1e
 
 import os
 import shutil
+import sys
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,8 +96,24 @@ def finish(runs: Sequence[PlannedRun], errors: dict[str, str], results_root: Pat
     return finished
 
 
-def _init_local_worker(slots, threads: int, gpus: tuple[str, ...], gpus_per_worker: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """Linux: this process gets SIGTERM when `parent_pid` (the suite driver) dies, so a killed
+    `ablate` leaves no worker training on (the OS frees the run's lock; the run resumes later)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the driver died before the call above took effect
+        os._exit(1)
+
+
+def _init_local_worker(slots, threads: int, gpus: tuple[str, ...], gpus_per_worker: int,
+                       parent_pid: int | None = None) -> None:
     # Runs first in each spawned worker: pin it to its GPUs before CUDA is initialised.
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     slot = slots.get()
     if gpus:
         first = (slot * gpus_per_worker) % len(gpus)
@@ -167,7 +184,7 @@ class LocalExecutor(Options):
         slots = context.Queue()  # one slot number per worker: which GPU it takes
         for slot in range(self.jobs):
             slots.put(slot)
-        worker_setup = (slots, self.threads(), self._gpus(), self.processes_per_run)
+        worker_setup = (slots, self.threads(), self._gpus(), self.processes_per_run, os.getpid())
         with ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_local_worker,
                                  initargs=worker_setup) as pool:
             futures = {run.run_id: pool.submit(run_task, run, scale, str(results_root), None, stage,

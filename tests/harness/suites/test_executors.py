@@ -262,3 +262,47 @@ def test_a_run_on_two_processes_matches_one_process(smoke, tmp_path):
         assert row["value"] == pytest.approx(rows[one][key]["value"], rel=1e-3, abs=1e-4), key
     assert (two / run.folder / "figures" / "samples.png").exists()
     assert not list(two.glob(".task-*.json"))  # the task file is removed
+
+
+_ORPHAN_SCRIPT = """
+import multiprocessing, os, sys, time
+from harness.suites.executors import die_with_parent
+
+def child(parent_pid):
+    die_with_parent(parent_pid)
+    print(os.getpid(), flush=True)
+    time.sleep(120)
+
+if __name__ == "__main__":
+    process = multiprocessing.get_context("spawn").Process(target=child, args=(os.getpid(),))
+    process.start()
+    process.join()
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in state  # a zombie has exited; PID 1 of a container may not reap it
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="parent-death signal is Linux-only")
+def test_a_local_worker_stops_when_the_suite_driver_is_killed(tmp_path):
+    """Found live: after `kill` of an ablate driver its pool workers trained on into the store."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "driver.py"
+    script.write_text(_ORPHAN_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    driver = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    worker = int(driver.stdout.readline())
+    assert _alive(worker)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    deadline = time.monotonic() + 20
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker)

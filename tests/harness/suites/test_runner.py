@@ -59,7 +59,7 @@ def test_train_options_carry_the_seed_the_dataset_settings_and_the_ema_rampup(tm
 
 
 def test_suite_json_lists_one_cell_per_seed_with_evaluations_and_coverage():
-    scale = get_scale("cpu")
+    scale = get_scale("cpu", seeds=3)  # the planning rule, whatever the preset's seed count
     runs = plan_runs(get_suites("all"), scale, OPENMOJI)
     assert len(runs) == 9 * 3  # B, C, D and six Table 2 configs, 3 seeds each
     by_key = {(run.config, run.column, run.seed): run for run in runs}

@@ -13,7 +13,7 @@ import pandas as pd
 from harness.verdicts import Sample, as_number, t_interval
 
 CELL_KEYS = ("suite", "table", "row", "column", "subcolumn")
-# Per-seed quantities of training summarised per cell besides the metrics' (metric_quantities);
+# Per-seed quantities of training summarised per cell besides the metrics' (seed_quantities);
 # droplet is the statistic at the end of training.
 TRAINING_QUANTITIES = ("img_per_s", "energy_j_per_kimg", "droplet")
 # Columns taken from a cell's first seed (they are the same for every seed of a cell).

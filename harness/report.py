@@ -376,7 +376,7 @@ def scale_groups(suites: list[dict]) -> list[dict]:
             "scale": suite.get("scale"), "scale_values": values, "suites": [], "dataset_notes": []})
         group["suites"].append((suite.get("suite"), suite.get("description")))
         for column, settings in sorted((suite.get("dataset_settings") or {}).items()):
-            note = (column, settings.get("note")) if isinstance(settings, dict) else (column, None)
+            note = (column, settings.get("note") if isinstance(settings, dict) else None)
             if note[1] and note not in group["dataset_notes"]:
                 group["dataset_notes"].append(note)
     return list(groups.values())

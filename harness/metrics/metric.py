@@ -27,8 +27,8 @@ class Metric:
     """One metric's steps. Properties (set by `register_metric`): `registered_name`,
     `higher_is_better`, `features` (the network its published numbers came from), `perceptual`
     (measured with a perceptual distance, no reals), `max_real` (a cap on the reals it reads),
-    `reports` (the quantities its row reports, harness.metrics.rows.reported_fields; empty: one, named
-    as the metric, in `value`)."""
+    `reports` (the quantities its row reports, read by harness.rundir.reported_fields; empty: one,
+    named as the metric, in `value`)."""
 
     registered_name: ClassVar[str]
     higher_is_better: ClassVar[bool]

@@ -166,8 +166,8 @@ def evaluate(run_dir: Path, scale: Scale, names: list[str], kimg: float, num_sam
 
 def measure_run(run_dir: Path, scale: Scale, evaluations: int = 1, log=print) -> None:
     """FID (with the metrics sharing its network) at every snapshot, then every other registered
-    metric at the lowest-FID one (the paper's choice), each `evaluations` times; then the sample grids of that
-    snapshot and of the first one, and the feature maps."""
+    metric at the lowest-FID one (the paper's choice), each `evaluations` times; then the sample
+    grids of that snapshot and of the first one, and the feature maps (save_pictures)."""
     run = RunDir(run_dir)
     done, every_snapshot = measured(run_dir, evaluations), snapshot_metrics(scale.features)
     for kimg in run.snapshot_kimgs():
@@ -179,36 +179,38 @@ def measure_run(run_dir: Path, scale: Scale, evaluations: int = 1, log=print) ->
     from harness.metrics import METRICS
 
     # every registered metric: those on features first, then the perceptual ones (PPL)
-    for name in sorted((name for name in METRICS.names() if name != "fid"),
-                       key=lambda name: METRICS.get(name).perceptual):
-        samples = scale.ppl_samples if METRICS.get(name).perceptual else scale.fid_samples
+    specs = {name: METRICS.get(name) for name in METRICS.names() if name != "fid"}
+    for name in sorted(specs, key=lambda name: specs[name].perceptual):
+        samples = scale.ppl_samples if specs[name].perceptual else scale.fid_samples
         if (name, round(best * 1000)) not in done:
             evaluate(run_dir, scale, [name], best, samples, evaluations, log)
     from harness.distributed import current
 
-    snapshots = run.snapshot_kimgs()
-    if current().is_main and snapshots:  # under torchrun: once
-        save_pictures(run_dir, best, snapshots[0])
-    elif current().is_main and not run.figure(RunDir.SAMPLES).exists():
-        # An exported store (results/*-example) keeps rows and pictures but no weights.
-        log(f"  {run_dir}: no snapshots left, so no sample grids are drawn")
+    if current().is_main:  # under torchrun: once
+        save_pictures(run_dir, best, log)
 
 
-def save_pictures(run_dir: Path, best_kimg: float, first_kimg: float) -> None:
+def save_pictures(run_dir: Path, best_kimg: float, log=print) -> None:
     """figures/samples.png and feature maps at the lowest-FID snapshot; figures/samples_first.png
-    (the same latents) at the first snapshot, so the report shows what training changed."""
+    (the same latents) at the first snapshot, so the report shows what training changed. Only the
+    missing ones are drawn: an exported store (results/*-example) keeps the pictures, not the weights."""
     import variants
     from harness.suites.artifacts import save_run_pictures, save_sample_grid
 
     run = RunDir(run_dir)
-
-    def load(kimg: float):
-        return variants.load_network(run.snapshot_at(kimg))
-
-    if not run.figure(RunDir.SAMPLES).exists():
-        save_run_pictures(load(best_kimg), run_dir)
-    if not run.figure(RunDir.SAMPLES_FIRST).exists():
-        save_sample_grid(load(first_kimg), run.figure(RunDir.SAMPLES_FIRST))
+    missing_best, missing_first = (not run.figure(name).exists()
+                                   for name in (RunDir.SAMPLES, RunDir.SAMPLES_FIRST))
+    if not (missing_best or missing_first):
+        return
+    snapshots = run.snapshot_kimgs()
+    if not snapshots:
+        log(f"  {run_dir}: no snapshots left, so no sample grids are drawn")
+        return
+    if missing_best:
+        save_run_pictures(variants.load_network(run.snapshot_at(best_kimg)), run_dir)
+    if missing_first:
+        first = variants.load_network(run.snapshot_at(snapshots[0]))
+        save_sample_grid(first, run.figure(RunDir.SAMPLES_FIRST))
 
 
 def execute_run(run: PlannedRun, scale: Scale, results_root: Path, log=print) -> str:

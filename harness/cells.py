@@ -84,6 +84,7 @@ def _metric_summary(metric: str, seeds: list[dict]) -> dict:
         f"{metric}_ci95": half_width,
         f"{metric}_n": n,
         f"{metric}_values": values,
+        f"{metric}_seeds": tuple(record.get("seed", 0) for record in measured),
         f"{metric}_eval_std": math.sqrt(sum(std * std for std in stds) / len(stds)) if stds else None,
         f"{metric}_comparability": min(labels, key=COMPARABILITY_ORDER.index) if labels else None,
     }
@@ -116,11 +117,14 @@ def find_cell(cells: pd.DataFrame, table: str, row: str, column: str, subcolumn:
 
 
 def cell_sample(cell: dict | None, metric: str) -> Sample | None:
-    """The per-seed values of one metric of a summary row as a Sample, or None when not measured."""
+    """The per-seed values of one metric of a summary row as a Sample keyed by training seed (so two
+    cells pair up seed by seed), or None when not measured."""
     values = (cell or {}).get(f"{metric}_values") or ()
     if not values:
         return None
-    return Sample(values=tuple(values), eval_std=as_number(cell.get(f"{metric}_eval_std")))
+    seeds = cell.get(f"{metric}_seeds")
+    return Sample(values=tuple(values), eval_std=as_number(cell.get(f"{metric}_eval_std")),
+                  keys=tuple(seeds) if seeds and len(set(seeds)) == len(values) else None)
 
 
 def format_estimate(mean, half_width, n: int, digits: int) -> str | None:

@@ -3,17 +3,30 @@
 A finding is a list of claims. Each claim compares two cells (their per-seed values), two sets of
 runs (Figure 8 shares) or two configurations timed side by side (speed.json) with
 `harness.verdicts.compare`, and `harness.verdicts.judge` says whether the data reproduce it,
-contradict it, cannot decide, or did not measure it. A finding is contradicted when any of its
-claims is, reproduced when all are, inconclusive when any claim is undecided, else not measured.
+contradict it, cannot decide, or did not measure it, each at 95%. A finding of k measured claims is
+reproduced when all are (an intersection-union test: still 95%), contradicted when a claim is
+contradicted at 1 - 5%/k (Bonferroni, so a true finding is called contradicted at most 5% of the
+time however many claims it has), inconclusive when any claim is undecided at its level, else not
+measured.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from harness.cells import cell_sample, find_cell, summarize_cells
 from harness.published import load_published
-from harness.verdicts import Outcome, Sample, Verdict, compare, format_number, judge, t_interval
+from harness.verdicts import (
+    CONFIDENCE,
+    Outcome,
+    Sample,
+    Verdict,
+    compare,
+    format_number,
+    format_percent,
+    judge,
+    t_interval,
+)
 
 LOWER, HIGHER, ABOUT_EQUAL = Verdict.LOWER, Verdict.HIGHER, Verdict.ABOUT_EQUAL
 NO_HARM = frozenset({Verdict.LOWER, Verdict.ABOUT_EQUAL})  # "does no harm" to a lower-is-better metric
@@ -29,6 +42,16 @@ class Claim:
     numbers: str  # the means, their 95% CI and n, and the difference
     verdict: Verdict | None  # None when not measured
     outcome: Outcome
+    # What it was decided from, so that its finding can decide it again at a stricter level.
+    metric: str = field(default="", repr=False)
+    accepted: Verdict | frozenset = field(default=frozenset(), repr=False)
+    samples: tuple[Sample, Sample] | None = field(default=None, repr=False)
+
+    def outcome_at(self, confidence: float) -> Outcome:
+        """This claim's outcome when the comparison is decided at `confidence` instead of 95%."""
+        if self.samples is None:
+            return self.outcome
+        return judge(self.accepted, compare(self.metric, *self.samples, confidence=confidence))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +60,14 @@ class Finding:
     claim: str
     status: Outcome
     claims: tuple[Claim, ...]
+    contradiction_level: float = CONFIDENCE  # 1 - 5%/k over its k measured claims (Bonferroni)
+
+    @property
+    def rule(self) -> str:
+        measured = sum(part.outcome is not Outcome.NOT_MEASURED for part in self.claims)
+        return (f"reproduced when all {measured} measured claims are, each at 95%; contradicted when one is "
+                f"contradicted at {format_percent(self.contradiction_level)} (Bonferroni over {measured} "
+                "claims: a true finding is called contradicted at most 5% of the time)")
 
     @property
     def tests(self) -> list[str]:
@@ -55,16 +86,20 @@ class Evidence:
 
 
 def _combine(number: int, claim: str, claims: list[Claim]) -> Finding:
+    measured = [part for part in claims if part.outcome is not Outcome.NOT_MEASURED]
+    level = 1 - (1 - CONFIDENCE) / max(len(measured), 1)
+    # A stricter interval only widens, so only claims contradicted at 95% can be contradicted at `level`.
+    strict = {part.outcome_at(level) for part in measured if part.outcome is Outcome.CONTRADICTED}
     outcomes = {part.outcome for part in claims}
-    if Outcome.CONTRADICTED in outcomes:
+    if Outcome.CONTRADICTED in strict:
         status = Outcome.CONTRADICTED
     elif outcomes == {Outcome.REPRODUCED}:
         status = Outcome.REPRODUCED
-    elif Outcome.INCONCLUSIVE in outcomes:
-        status = Outcome.INCONCLUSIVE
+    elif outcomes & {Outcome.INCONCLUSIVE, Outcome.CONTRADICTED}:
+        status = Outcome.INCONCLUSIVE  # includes a claim contradicted at 95% but not at the finding's level
     else:
         status = Outcome.NOT_MEASURED
-    return Finding(number=number, claim=claim, status=status, claims=tuple(claims))
+    return Finding(number=number, claim=claim, status=status, claims=tuple(claims), contradiction_level=level)
 
 
 def estimate(sample: Sample, unit: str = "seeds") -> str:
@@ -88,7 +123,8 @@ def claim(text: str, metric: str, accepted, pair: tuple[str, str], baseline: Sam
     numbers = (f"{pair[0]} {estimate(baseline, unit)} vs {pair[1]} {estimate(other, unit)}; "
                f"{comparison.describe()}")
     return Claim(text=text, test=comparison.test, numbers=numbers, verdict=comparison.verdict,
-                 outcome=judge(accepted, comparison))
+                 outcome=judge(accepted, comparison), metric=metric, accepted=accepted,
+                 samples=(baseline, other))
 
 
 def cell_claims(evidence: Evidence, table: str, base: tuple, other: tuple, metric: str,
@@ -130,20 +166,21 @@ def finding_2_precision_recall(evidence: Evidence) -> Finding:
 
 
 def speed_claim(evidence: Evidence, base: str, other: str, accepted) -> Claim:
-    """img/s of two configurations from the side-by-side timing (Welch over its rounds)."""
+    """img/s of two configurations from the side-by-side timing (paired over its rounds)."""
     text = f"img/s {other} {RELATION[accepted]} {base}, timed side by side in one process"
     rounds = (evidence.speed or {}).get("img_per_s", {})
     if base not in rounds or other not in rounds:
         why = "no speed.json" if evidence.speed is None else f"speed.json has no {base} and {other}"
         return Claim(text=text, test="", numbers=f"not measured ({why}; img/s of runs that shared a machine "
                      "is not evidence)", verdict=None, outcome=Outcome.NOT_MEASURED)
-    samples = [Sample(values=tuple(float(v) for v in rounds[name])) for name in (base, other)]
+    # Round r times every config in turn, so the rounds of two configs pair up.
+    samples = [Sample(values=tuple(float(v) for v in rounds[name]), keys=tuple(range(len(rounds[name]))))
+               for name in (base, other)]
     measured = claim(text, "img_per_s", accepted, (base, other), *samples, unit="rounds")
     setting = ("device", "threads", "resolution", "batch_size")
     speed = evidence.speed
     where = ", ".join(f"{key} {speed[key]}" for key in setting if speed.get(key) is not None)
-    return Claim(text=text, test=f"{measured.test} ({where})", numbers=measured.numbers,
-                 verdict=measured.verdict, outcome=measured.outcome)
+    return replace(measured, test=f"{measured.test} ({where})")
 
 
 def finding_3_lazy_r1(evidence: Evidence) -> Finding:
@@ -224,13 +261,20 @@ def figure8_runs(results: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def _top_shares(evidence: Evidence, config: str, index: int) -> Sample | None:
-    """The top-resolution share at tick `index` (0 first, -1 last) of each seed's run of `config`."""
-    values = []
-    for run in figure8_runs(evidence.results).get(config, []):
+    """The top-resolution share at tick `index` (0 first, -1 last) of each seed's run of `config`,
+    keyed by training seed (so the start and end of one run, and seed k of E and F, pair up)."""
+    results = evidence.results
+    seed_of = dict(zip(results["run"], results["seed"], strict=True)) if "seed" in results else {}
+    values, keys = [], []
+    for run in figure8_runs(results).get(config, []):
         curve = top_share_curve(evidence.stats, run)
         if len(curve) >= 2:
             values.append(float(curve["top_share"].iloc[index]))
-    return Sample(values=tuple(values)) if values else None
+            keys.append(seed_of.get(run))
+    if not values:
+        return None
+    keyed = None not in keys and len(set(keys)) == len(keys)
+    return Sample(values=tuple(values), keys=tuple(keys) if keyed else None)
 
 
 def finding_6_resolution_usage(evidence: Evidence) -> Finding:
@@ -253,8 +297,7 @@ def finding_7_speed(evidence: Evidence) -> Finding:
     claims = [speed_claim(evidence, "A", "E", HIGHER), speed_claim(evidence, "A", "F", LOWER)]
     if {"A", "E", "F"} <= paper.keys():
         note = f"; paper: E/A {paper['E'] / paper['A']:.2f}, F/A {paper['F'] / paper['A']:.2f}"
-        claims = [Claim(text=part.text, test=part.test, numbers=part.numbers + note, verdict=part.verdict,
-                        outcome=part.outcome) for part in claims]
+        claims = [replace(part, numbers=part.numbers + note) for part in claims]
     return _combine(7, "Config E trains about 40% faster than A; F is slightly slower than A", claims)
 
 

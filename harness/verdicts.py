@@ -5,15 +5,22 @@ findings both call `compare`; nothing else in the harness decides a direction. A
 `Sample`: one value per training seed, each the mean of that network's metric evaluations (or, for
 speed, one value per interleaved timing round).
 
-- Two or more values on both sides (Welch's t over seeds): "about equal" when the 90% confidence
-  interval of the difference lies inside the metric's equivalence margin (two one-sided tests at
-  5%); else "lower" / "higher" when the 95% interval excludes zero; else "inconclusive".
-  Equivalence is tested first: a difference that is real but smaller than the margin is reported
-  as about equal, since the margin states the smallest change that matters.
+- Two or more values on both sides: the interval of the difference is a paired t-interval over
+  the keys both cells share when they hold the same keys (training seed k of every cell uses the
+  same data order, latents and regulariser noise, and timing round r times every configuration
+  in turn, so seed k / round r of two cells form a matched pair), else Welch's. "About equal" when
+  the 90% interval lies inside the metric's equivalence margin (two one-sided tests at 5%); else
+  "lower" / "higher" when the 95% interval excludes zero; else "inconclusive". Equivalence is
+  tested first: a difference that is real but smaller than the margin is reported as about
+  equal, since the margin states the smallest change that matters.
 - One value on either side: there is no between-seed variance, so a difference is "lower" /
   "higher" only when it exceeds ONE_SEED_MULTIPLE times the evaluation spread (the repeats' std of
   both cells, combined); otherwise "inconclusive", never "about equal". Without a positive spread
   (not recorded, or repeats that agreed exactly) one seed decides nothing.
+
+`compare(..., confidence=c)` applies the same rule at another level (directions at c, equivalence
+at 1 - 2(1 - c), the one-seed multiple scaled by the normal quantile): a finding of k claims uses
+c = 1 - 5%/k to call itself contradicted (Bonferroni; harness.findings).
 """
 
 import math
@@ -101,15 +108,19 @@ def margin_for(metric: str) -> Margin:
 
 @dataclass(frozen=True, kw_only=True)
 class Sample:
-    """One cell: `values` one per training seed (or timing round); `eval_std` the std of one
-    network's repeated metric evaluations (None where the metric has no repeats)."""
+    """One cell: `values` one per training seed (or timing round), `keys` the seed (round) of each
+    (None: unpaired); `eval_std` the std of one network's repeated metric evaluations (None where the
+    metric has no repeats)."""
 
     values: tuple[float, ...]
     eval_std: float | None = None
+    keys: tuple | None = None  # what pairs each value with another cell's: its training seed or round
 
     def __post_init__(self):
         if not self.values or not all(math.isfinite(value) for value in self.values):
             raise ValueError(f"a Sample needs at least one finite value, got {self.values!r}")
+        if self.keys is not None and (len(self.keys) != self.n or len(set(self.keys)) != self.n):
+            raise ValueError(f"a Sample's keys must name each of its {self.n} values once, got {self.keys!r}")
 
     @property
     def n(self) -> int:
@@ -145,49 +156,83 @@ class Comparison:
     difference: float
     margin: float  # equivalence margin in the metric's units
     n: tuple[int, int]  # (baseline, other) values
-    ci95: tuple[float, float] | None = None  # Welch intervals (None with one seed)
-    ci90: tuple[float, float] | None = None
-    threshold: float | None = None  # one seed: ONE_SEED_MULTIPLE x evaluation spread (None if unknown)
+    confidence: float = CONFIDENCE  # of the direction interval; equivalence uses 1 - 2 (1 - confidence)
+    paired: bool = False  # matched by key (seed or round) rather than Welch
+    ci95: tuple[float, float] | None = None  # direction interval at `confidence` (None with one seed)
+    ci90: tuple[float, float] | None = None  # equivalence interval
+    threshold: float | None = None  # one seed: the multiple of the evaluation spread (None if unknown)
 
     @property
     def test(self) -> str:
+        levels = (f"{format_percent(1 - 2 * (1 - self.confidence))} CI",
+                  f"{format_percent(self.confidence)} CI")
         if self.ci95 is not None:
-            return ("Welch t: about equal when the 90% CI of the difference lies inside the margin (two "
-                    "one-sided tests at 5%), else lower/higher when its 95% CI excludes 0")
-        return (f"one seed: |difference| > {ONE_SEED_MULTIPLE:g} x evaluation spread (a 95% test if the "
-                f"between-seed std is at most {SEED_TO_EVAL_RATIO:.1f}x the evaluation std)")
+            kind = (f"paired t over the {self.n[0]} seeds (or rounds) both share" if self.paired
+                    else "Welch t")
+            return (f"{kind}: about equal when the {levels[0]} of the difference lies inside the margin (two "
+                    f"one-sided tests at {format_percent(1 - self.confidence)}), else lower/higher when its "
+                    f"{levels[1]} excludes 0")
+        return (f"one seed: |difference| > {one_seed_multiple(self.confidence):.3g} x evaluation spread (a "
+                f"{format_percent(self.confidence)} test if the between-seed std is at most "
+                f"{SEED_TO_EVAL_RATIO:.1f}x the evaluation std)")
 
     def describe(self) -> str:
         text = f"difference {format_number(self.difference, signed=True)}"
         if self.ci95 is not None:
-            return (text + f" [95% CI {_interval(self.ci95)}; 90% CI {_interval(self.ci90)}], margin "
-                    f"±{format_number(self.margin)}")
+            levels = format_percent(self.confidence), format_percent(1 - 2 * (1 - self.confidence))
+            return (text + f" [{levels[0]} CI {_interval(self.ci95)}; {levels[1]} CI "
+                    f"{_interval(self.ci90)}], margin ±{format_number(self.margin)}")
         if self.threshold is None:
             return text + " (no evaluation spread to judge it by: not recorded, or repeats agreed exactly)"
-        return text + f" vs {ONE_SEED_MULTIPLE:g} x evaluation spread {format_number(self.threshold)}"
+        multiple = one_seed_multiple(self.confidence)
+        return text + f" vs {multiple:.3g} x evaluation spread {format_number(self.threshold)}"
 
 
-def compare(metric: str, baseline: Sample, other: Sample) -> Comparison:
+def one_seed_multiple(confidence: float = CONFIDENCE) -> float:
+    """ONE_SEED_MULTIPLE at 95%, scaled by the normal quantile for another two-sided `confidence`."""
+    return ONE_SEED_MULTIPLE * stats.norm.ppf(0.5 + confidence / 2) / stats.norm.ppf(0.5 + CONFIDENCE / 2)
+
+
+def compare(metric: str, baseline: Sample, other: Sample, confidence: float = CONFIDENCE) -> Comparison:
     """The verdict on `other` relative to `baseline` (the rule in the module docstring)."""
     margin = margin_for(metric).width(baseline.mean)
     difference = other.mean - baseline.mean
-    common = dict(metric=metric, difference=difference, margin=margin, n=(baseline.n, other.n))
+    common = dict(metric=metric, difference=difference, margin=margin, n=(baseline.n, other.n),
+                  confidence=confidence)
     if baseline.n < 2 or other.n < 2:
         spreads = [s.eval_std for s in (baseline, other) if _is_number(s.eval_std)]
         spread = math.hypot(*spreads) if len(spreads) == 2 else 0.0
         # Zero spread (repeats that agreed exactly) measures no noise, so it cannot decide anything.
-        threshold = ONE_SEED_MULTIPLE * spread if spread > 0 else None
+        threshold = one_seed_multiple(confidence) * spread if spread > 0 else None
         decided = threshold is not None and abs(difference) > threshold
         verdict = _direction(difference) if decided else Verdict.INCONCLUSIVE
         return Comparison(verdict=verdict, threshold=threshold, **common)
-    ci95, ci90 = (_welch_interval(baseline, other, level) for level in (CONFIDENCE, EQUIVALENCE_CONFIDENCE))
-    if -margin <= ci90[0] and ci90[1] <= margin:
+    differences = paired_differences(baseline, other)
+    interval = ((lambda level: _paired_interval(differences, level)) if differences is not None
+                else (lambda level: _welch_interval(baseline, other, level)))
+    direction, equivalence = interval(confidence), interval(1 - 2 * (1 - confidence))
+    if -margin <= equivalence[0] and equivalence[1] <= margin:
         verdict = Verdict.ABOUT_EQUAL
-    elif ci95[0] > 0 or ci95[1] < 0:
+    elif direction[0] > 0 or direction[1] < 0:
         verdict = _direction(difference)
     else:
         verdict = Verdict.INCONCLUSIVE
-    return Comparison(verdict=verdict, ci95=ci95, ci90=ci90, **common)
+    return Comparison(verdict=verdict, paired=differences is not None, ci95=direction, ci90=equivalence,
+                      **common)
+
+
+def paired_differences(baseline: Sample, other: Sample) -> tuple[float, ...] | None:
+    """other - baseline matched by key when both hold the same two or more keys, else None (unpaired)."""
+    if baseline.keys is None or other.keys is None or set(baseline.keys) != set(other.keys):
+        return None
+    base = dict(zip(baseline.keys, baseline.values, strict=True))
+    return tuple(value - base[key] for key, value in zip(other.keys, other.values, strict=True))
+
+
+def _paired_interval(differences: tuple[float, ...], confidence: float) -> tuple[float, float]:
+    """Two-sided `confidence` t-interval of the mean of matched differences (n - 1 degrees of freedom)."""
+    mean, half, _ = t_interval(differences, confidence)
+    return mean - half, mean + half
 
 
 def _welch_interval(a: Sample, b: Sample, confidence: float) -> tuple[float, float]:
@@ -199,6 +244,11 @@ def _welch_interval(a: Sample, b: Sample, confidence: float) -> tuple[float, flo
     dof = (var_a + var_b) ** 2 / (var_a**2 / (a.n - 1) + var_b**2 / (b.n - 1))
     half = stats.t.ppf(0.5 + confidence / 2, dof) * math.sqrt(var_a + var_b)
     return difference - half, difference + half
+
+
+def format_percent(share: float) -> str:
+    """0.95 -> '95%', 0.9833 -> '98.3%', 0.99 -> '99%'."""
+    return f"{share * 100:.3g}%"
 
 
 def _direction(difference: float) -> Verdict:

@@ -1,7 +1,9 @@
 """Findings of SPEC.md section 6 on constructed per-seed data: every outcome of every finding."""
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from harness.cells import summarize_cells
 from harness.findings import (
@@ -16,6 +18,7 @@ from harness.findings import (
     finding_7_speed,
 )
 from harness.results import load_results, load_speed, load_stats
+from harness.suites.tables import DATASET_COLUMNS
 from harness.verdicts import Outcome, Verdict
 from tests.harness.fixtures import write_seeded_store
 
@@ -84,7 +87,7 @@ def test_finding_2_precision_recall(b, outcome):
     if outcome is REPRODUCED:
         assert verdicts == {"FFHQ: precision B < A": Verdict.LOWER, "FFHQ: recall B > A": Verdict.HIGHER,
                             "FFHQ: FID B ≈ A": Verdict.ABOUT_EQUAL}
-        assert "95% CI" in finding.claims[0].numbers and "Welch" in finding.tests[0]
+        assert "95% CI" in finding.claims[0].numbers and "paired t over the 3 seeds" in finding.tests[0]
 
 
 SPEED = {"A": [37.0, 36.5, 37.5, 37.2], "B": [35.0, 35.5, 34.8, 35.2], "C": [40.0, 40.5, 39.6, 40.2],
@@ -125,6 +128,38 @@ def test_finding_4_path_length_in_every_column_and_with_one_seed():
     close = table1({"C": {"ppl": [158.0]}, "D": {"ppl": [150.0]}}, eval_std=1.0)
     assert finding_4_path_length(evidence(close)).status is INCONCLUSIVE  # 8 < 14.1
     assert finding_4_path_length(evidence(table1({"C": {"ppl": [1.0]}}))).status is NOT_MEASURED
+
+
+def test_a_finding_is_contradicted_only_when_a_claim_is_at_its_bonferroni_level():
+    c = [100.0] * 5
+    d = [101.0, 109.0, 105.0, 102.0, 108.0]  # paired t = 3.16: beyond 95% (2.78), within 97.5% (3.50)
+    slightly_higher = table1({"C": {"ppl": c}, "D": {"ppl": d}})
+    alone = finding_4_path_length(evidence(slightly_higher))
+    assert alone.status is CONTRADICTED and alone.contradiction_level == pytest.approx(0.95)
+    halved = [50.0, 51.0, 49.0, 50.5, 49.5]
+    lower_elsewhere = table1({"C": {"ppl": c}, "D": {"ppl": halved}}, column="LSUN Car")
+    two = finding_4_path_length(evidence(pd.concat([slightly_higher, lower_elsewhere])))
+    assert [claim.outcome for claim in two.claims] == [CONTRADICTED, REPRODUCED]  # each at 95%
+    assert two.status is INCONCLUSIVE and "contradicted at 97.5% (Bonferroni over 2 claims" in two.rule
+    far = [130.0, 139.0, 135.0, 132.0, 138.0]
+    both = pd.concat([table1({"C": {"ppl": c}, "D": {"ppl": far}}), lower_elsewhere])
+    assert finding_4_path_length(evidence(both)).status is CONTRADICTED
+
+
+def test_a_true_finding_of_five_claims_is_called_contradicted_at_most_five_percent_of_the_time():
+    """F3's "no harm" in all five columns with C = B in truth: each claim alone is falsely contradicted
+    ("higher") 2.5% of the time, so about 12% of findings would be without the correction."""
+    rng, experiments, n = np.random.default_rng(7), 200, 5
+    uncorrected = corrected = 0
+    for _ in range(experiments):
+        results = pd.concat([table1({"B": {"fid": list(100.0 + rng.normal(0, 10, n))},
+                                     "C": {"fid": list(100.0 + rng.normal(0, 10, n))}}, column=column)
+                             for column in DATASET_COLUMNS])
+        finding = finding_3_lazy_r1(evidence(results))
+        uncorrected += any(claim.outcome is CONTRADICTED for claim in finding.claims)
+        corrected += finding.status is CONTRADICTED
+    assert corrected <= stats.binom.interval(0.999, experiments, 0.05)[1]
+    assert uncorrected >= stats.binom.interval(0.999, experiments, 0.06)[0]  # the correction mattered
 
 
 PAPER_FFHQ_TABLE2 = {

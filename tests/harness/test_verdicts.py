@@ -16,6 +16,7 @@ from harness.verdicts import (
     format_number,
     judge,
     margin_for,
+    one_seed_multiple,
     published_verdict,
     t_interval,
 )
@@ -65,6 +66,69 @@ def test_equal_cells_are_about_equal_or_inconclusive_and_rarely_lower():
     # With seed noise small against the margin, equal cells are shown equivalent (TOST at 5%).
     precise = simulate(0.0, sigma=1.0, seed=1)
     assert precise.count(Verdict.ABOUT_EQUAL) == EXPERIMENTS
+
+
+SEED_EFFECT = 50.0  # what a training seed does to both cells alike (data order, latents, noise)
+NOISE = 5.0  # what differs between two cells trained from one seed
+PAIRED_ERROR = NOISE * math.sqrt(2 / SEEDS)  # standard error of the mean paired difference
+
+
+def simulate_paired(difference: float, seed: int = 0) -> tuple[list[Verdict], list[Verdict]]:
+    """EXPERIMENTS comparisons of two cells whose seed k shares a large effect (common random numbers):
+    the verdicts keyed by seed (paired) and of the same values without keys (Welch)."""
+    rng = np.random.default_rng(seed)
+    keys = tuple(range(SEEDS))
+    paired, unpaired = [], []
+    for _ in range(EXPERIMENTS):
+        shared = 100.0 + rng.normal(0.0, SEED_EFFECT, SEEDS)
+        baseline = tuple(shared + rng.normal(0.0, NOISE, SEEDS))
+        other = tuple(shared + difference + rng.normal(0.0, NOISE, SEEDS))
+        keyed = Sample(values=baseline, keys=keys), Sample(values=other, keys=keys)
+        paired.append(compare("ppl", *keyed).verdict)
+        unpaired.append(compare("ppl", Sample(values=baseline), Sample(values=other)).verdict)
+    return paired, unpaired
+
+
+def test_paired_seeds_find_two_paired_standard_errors_as_often_as_the_power_predicts():
+    verdicts, unpaired = simulate_paired(-2 * PAIRED_ERROR)
+    dof = SEEDS - 1  # a paired t over SEEDS differences
+    power = stats.nct.sf(stats.t.ppf(0.975, dof), dof, 2.0)
+    low, high = binomial_range(power)
+    found = verdicts.count(Verdict.LOWER)
+    assert low <= found <= high, f"found lower in {found}/{EXPERIMENTS}, expected {power:.3f} ({low}-{high})"
+    # Unpaired (Welch), the shared seed effect, 10x the noise, hides the same difference: its power is ~4%.
+    assert unpaired.count(Verdict.LOWER) <= binomial_range(0.05)[1] < found
+
+
+def test_paired_equal_cells_are_rarely_lower():
+    verdicts, _ = simulate_paired(0.0, seed=3)
+    assert verdicts.count(Verdict.LOWER) <= binomial_range(0.025)[1]
+    assert verdicts.count(Verdict.HIGHER) <= binomial_range(0.025)[1]
+
+
+def test_cells_pair_by_seed_only_when_they_hold_the_same_seeds():
+    baseline = Sample(values=(1.0, 2.0, 3.0), keys=(0, 1, 2))
+    reordered = compare("fid", baseline, Sample(values=(13.0, 12.0, 11.0), keys=(2, 1, 0)))
+    assert reordered.paired and reordered.ci95 == (10.0, 10.0)  # matched by key: every difference is 10
+    assert "paired t over the 3 seeds" in reordered.test
+    other_seeds = compare("fid", baseline, Sample(values=(13.0, 12.0, 11.0), keys=(0, 1, 3)))
+    unkeyed = compare("fid", baseline, Sample(values=(13.0, 12.0, 11.0)))
+    assert not other_seeds.paired and not unkeyed.paired and "Welch" in other_seeds.test
+    assert other_seeds.ci95 == unkeyed.ci95 and other_seeds.ci95[0] < 10.0
+    with pytest.raises(ValueError, match="keys must name each of its 2 values once"):
+        Sample(values=(1.0, 2.0), keys=(0, 0))
+
+
+def test_a_stricter_confidence_widens_both_intervals_and_the_one_seed_threshold():
+    baseline, other = Sample(values=(3.1, 2.7, 3.4)), Sample(values=(2.1, 2.6, 1.8, 2.4, 2.2))
+    usual, strict = compare("fid", baseline, other), compare("fid", baseline, other, confidence=0.99)
+    expected = stats.ttest_ind(other.values, baseline.values, equal_var=False)
+    for level, interval in ((0.99, strict.ci95), (0.98, strict.ci90)):
+        bounds = expected.confidence_interval(level)
+        assert interval == pytest.approx((bounds.low, bounds.high), rel=1e-9)
+    assert strict.ci95[0] < usual.ci95[0] and "99% CI" in strict.describe() and "98% CI" in strict.describe()
+    assert one_seed_multiple() == pytest.approx(ONE_SEED_MULTIPLE)
+    assert one_seed_multiple(0.99) == pytest.approx(ONE_SEED_MULTIPLE * 2.5758 / 1.9600, rel=1e-4)
 
 
 def test_a_small_real_difference_inside_the_margin_is_about_equal():

@@ -47,11 +47,15 @@ class Claim:
     accepted: Verdict | frozenset = field(default=frozenset(), repr=False)
     samples: tuple[Sample, Sample] | None = field(default=None, repr=False)
 
-    def outcome_at(self, confidence: float) -> Outcome:
-        """This claim's outcome when the comparison is decided at `confidence` instead of 95%."""
-        if self.samples is None:
-            return self.outcome
-        return judge(self.accepted, compare(self.metric, *self.samples, confidence=confidence))
+    def at_level(self, confidence: float) -> "Claim":
+        """This claim decided at `confidence` instead of 95%, its numbers saying so (itself when it
+        has no samples to decide again)."""
+        if self.samples is None or confidence == CONFIDENCE:
+            return self
+        comparison = compare(self.metric, *self.samples, confidence=confidence)
+        outcome = judge(self.accepted, comparison)
+        numbers = f"{self.numbers}; at the finding's level: {comparison.describe()}, {outcome.value}"
+        return replace(self, numbers=numbers, verdict=comparison.verdict, outcome=outcome)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +69,10 @@ class Finding:
     @property
     def rule(self) -> str:
         measured = sum(part.outcome is not Outcome.NOT_MEASURED for part in self.claims)
+        if measured == 0:
+            return "none of its claims was measured"
+        if measured == 1:
+            return "decided by its one measured claim, at 95%"
         return (f"reproduced when all {measured} measured claims are, each at 95%; contradicted when one is "
                 f"contradicted at {format_percent(self.contradiction_level)} (Bonferroni over {measured} "
                 "claims: a true finding is called contradicted at most 5% of the time)")
@@ -88,10 +96,13 @@ class Evidence:
 def _combine(number: int, claim: str, claims: list[Claim]) -> Finding:
     measured = [part for part in claims if part.outcome is not Outcome.NOT_MEASURED]
     level = 1 - (1 - CONFIDENCE) / max(len(measured), 1)
-    # A stricter interval only widens, so only claims contradicted at 95% can be contradicted at `level`.
-    strict = {part.outcome_at(level) for part in measured if part.outcome is Outcome.CONTRADICTED}
     outcomes = {part.outcome for part in claims}
-    if Outcome.CONTRADICTED in strict:
+    # A stricter interval only widens, so only claims contradicted at 95% can be contradicted at `level`;
+    # those are shown with their numbers at `level` too (the verdict column stays the 95% one).
+    strict = [part.at_level(level) if part.outcome is Outcome.CONTRADICTED else None for part in claims]
+    claims = [replace(part, numbers=tight.numbers) if tight else part
+              for part, tight in zip(claims, strict, strict=True)]
+    if any(tight and tight.outcome is Outcome.CONTRADICTED for tight in strict):
         status = Outcome.CONTRADICTED
     elif outcomes == {Outcome.REPRODUCED}:
         status = Outcome.REPRODUCED

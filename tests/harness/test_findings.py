@@ -127,7 +127,8 @@ def test_finding_4_path_length_in_every_column_and_with_one_seed():
     assert finding_4_path_length(evidence(one)).status is REPRODUCED  # 35.5 > 10 x 1.41
     close = table1({"C": {"ppl": [158.0]}, "D": {"ppl": [150.0]}}, eval_std=1.0)
     assert finding_4_path_length(evidence(close)).status is INCONCLUSIVE  # 8 < 14.1
-    assert finding_4_path_length(evidence(table1({"C": {"ppl": [1.0]}}))).status is NOT_MEASURED
+    unmeasured = finding_4_path_length(evidence(table1({"C": {"ppl": [1.0]}})))
+    assert unmeasured.status is NOT_MEASURED and unmeasured.rule == "none of its claims was measured"
 
 
 def test_a_finding_is_contradicted_only_when_a_claim_is_at_its_bonferroni_level():

@@ -5,7 +5,7 @@ from common.io import read_jsonl, write_jsonl_atomic
 from harness.suites.runner import measure_run, plan_runs, train_options
 from harness.suites.scales import get_scale
 from harness.suites.suite_files import suite_record
-from harness.suites.tables import CHURCH, DATASET_COLUMNS, FFHQ, HORSE, SUITES, get_suites
+from harness.suites.tables import CAR, CHURCH, DATASET_COLUMNS, FFHQ, HORSE, SUITES, get_suites
 
 OPENMOJI = lambda source: source.startswith("openmoji")  # noqa: E731  (what is installed, for planning)
 PAPER_DATA = {column: f"/data/{column}" for column in DATASET_COLUMNS}
@@ -61,20 +61,20 @@ def test_train_options_carry_the_seed_the_dataset_settings_and_the_ema_rampup(tm
 def test_suite_json_lists_one_cell_per_seed_with_evaluations_and_coverage():
     scale = get_scale("cpu", seeds=3)  # the planning rule, whatever the preset's seed count
     runs = plan_runs(get_suites("all"), scale, OPENMOJI)
-    assert len(runs) == 9 * 3  # B, C, D and six Table 2 configs, 3 seeds each
+    assert len(runs) == 10 * 3  # A, B, C, D and six Table 2 configs, 3 seeds each
     by_key = {(run.config, run.column, run.seed): run for run in runs}
     record = suite_record(SUITES["table1"], by_key, scale)
     assert record["seeds"] == 3 and record["scale"] == "cpu" and record["purpose"] == scale.purpose
     assert [(cell["row"], cell["seed"]) for cell in record["cells"]] == [
-        (row, seed) for row in "BCD" for seed in range(3)]
+        (row, seed) for row in "ABCD" for seed in range(3)]
     assert set(record["cells"][0]) == {"table", "row", "column", "paper_dataset", "config", "dataset", "run",
                                        "seed"}
-    assert record["cells"][4]["run"] == "table1/C__lsun-car__seed1"
+    assert record["cells"][7]["run"] == "table1/C__lsun-car__seed1"
     assert record["evaluations"] == {"table1": 2}
     source = record["evaluations_source"]["table1"]
     assert "10 times" in source and "capped at 2" in source
     left_out = record["coverage"]["cells_not_covered"]
-    assert {(cell["row"], cell["column"]) for cell in left_out} >= {("A", FFHQ), ("B", FFHQ)}
+    assert {(cell["row"], cell["column"]) for cell in left_out} >= {("A", FFHQ), ("B", FFHQ), ("E", CAR)}
     assert list(record["dataset_settings"]) == ["LSUN Car"]  # the columns the scale covers
     smoke_runs = {(run.config, run.column, run.seed): run
                   for run in plan_runs(get_suites("all"), get_scale("smoke"), OPENMOJI)}

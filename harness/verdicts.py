@@ -158,16 +158,16 @@ class Comparison:
     n: tuple[int, int]  # (baseline, other) values
     confidence: float = CONFIDENCE  # of the direction interval; equivalence uses 1 - 2 (1 - confidence)
     paired: bool = False  # matched by key (seed or round) rather than Welch
-    ci95: tuple[float, float] | None = None  # direction interval at `confidence` (None with one seed)
-    ci90: tuple[float, float] | None = None  # equivalence interval
+    interval: tuple[float, float] | None = None  # of the difference at `confidence` (None with one seed)
+    equivalence_interval: tuple[float, float] | None = None  # at 1 - 2 (1 - confidence)
     threshold: float | None = None  # one seed: the multiple of the evaluation spread (None if unknown)
 
     @property
     def test(self) -> str:
         levels = (f"{format_percent(1 - 2 * (1 - self.confidence))} CI",
                   f"{format_percent(self.confidence)} CI")
-        if self.ci95 is not None:
-            kind = (f"paired t over the {self.n[0]} seeds (or rounds) both share" if self.paired
+        if self.interval is not None:
+            kind = (f"paired t over {self.n[0]} matched pairs (same seed or timing round)" if self.paired
                     else "Welch t")
             return (f"{kind}: about equal when the {levels[0]} of the difference lies inside the margin (two "
                     f"one-sided tests at {format_percent(1 - self.confidence)}), else lower/higher when its "
@@ -178,10 +178,10 @@ class Comparison:
 
     def describe(self) -> str:
         text = f"difference {format_number(self.difference, signed=True)}"
-        if self.ci95 is not None:
+        if self.interval is not None:
             levels = format_percent(self.confidence), format_percent(1 - 2 * (1 - self.confidence))
-            return (text + f" [{levels[0]} CI {_interval(self.ci95)}; {levels[1]} CI "
-                    f"{_interval(self.ci90)}], margin ±{format_number(self.margin)}")
+            return (text + f" [{levels[0]} CI {_interval(self.interval)}; {levels[1]} CI "
+                    f"{_interval(self.equivalence_interval)}], margin ±{format_number(self.margin)}")
         if self.threshold is None:
             return text + " (no evaluation spread to judge it by: not recorded, or repeats agreed exactly)"
         multiple = one_seed_multiple(self.confidence)
@@ -217,8 +217,8 @@ def compare(metric: str, baseline: Sample, other: Sample, confidence: float = CO
         verdict = _direction(difference)
     else:
         verdict = Verdict.INCONCLUSIVE
-    return Comparison(verdict=verdict, paired=differences is not None, ci95=direction, ci90=equivalence,
-                      **common)
+    return Comparison(verdict=verdict, paired=differences is not None, interval=direction,
+                      equivalence_interval=equivalence, **common)
 
 
 def paired_differences(baseline: Sample, other: Sample) -> tuple[float, ...] | None:

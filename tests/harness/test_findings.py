@@ -87,7 +87,7 @@ def test_finding_2_precision_recall(b, outcome):
     if outcome is REPRODUCED:
         assert verdicts == {"FFHQ: precision B < A": Verdict.LOWER, "FFHQ: recall B > A": Verdict.HIGHER,
                             "FFHQ: FID B ≈ A": Verdict.ABOUT_EQUAL}
-        assert "95% CI" in finding.claims[0].numbers and "paired t over the 3 seeds" in finding.tests[0]
+        assert "95% CI" in finding.claims[0].numbers and "paired t over 3 matched pairs" in finding.tests[0]
 
 
 SPEED = {"A": [37.0, 36.5, 37.5, 37.2], "B": [35.0, 35.5, 34.8, 35.2], "C": [40.0, 40.5, 39.6, 40.2],

@@ -109,12 +109,12 @@ def test_paired_equal_cells_are_rarely_lower():
 def test_cells_pair_by_seed_only_when_they_hold_the_same_seeds():
     baseline = Sample(values=(1.0, 2.0, 3.0), keys=(0, 1, 2))
     reordered = compare("fid", baseline, Sample(values=(13.0, 12.0, 11.0), keys=(2, 1, 0)))
-    assert reordered.paired and reordered.ci95 == (10.0, 10.0)  # matched by key: every difference is 10
-    assert "paired t over the 3 seeds" in reordered.test
+    assert reordered.paired and reordered.interval == (10.0, 10.0)  # matched by key: every difference is 10
+    assert "paired t over 3 matched pairs" in reordered.test
     other_seeds = compare("fid", baseline, Sample(values=(13.0, 12.0, 11.0), keys=(0, 1, 3)))
     unkeyed = compare("fid", baseline, Sample(values=(13.0, 12.0, 11.0)))
     assert not other_seeds.paired and not unkeyed.paired and "Welch" in other_seeds.test
-    assert other_seeds.ci95 == unkeyed.ci95 and other_seeds.ci95[0] < 10.0
+    assert other_seeds.interval == unkeyed.interval and other_seeds.interval[0] < 10.0
     with pytest.raises(ValueError, match="keys must name each of its 2 values once"):
         Sample(values=(1.0, 2.0), keys=(0, 0))
 
@@ -123,10 +123,11 @@ def test_a_stricter_confidence_widens_both_intervals_and_the_one_seed_threshold(
     baseline, other = Sample(values=(3.1, 2.7, 3.4)), Sample(values=(2.1, 2.6, 1.8, 2.4, 2.2))
     usual, strict = compare("fid", baseline, other), compare("fid", baseline, other, confidence=0.99)
     expected = stats.ttest_ind(other.values, baseline.values, equal_var=False)
-    for level, interval in ((0.99, strict.ci95), (0.98, strict.ci90)):
+    for level, interval in ((0.99, strict.interval), (0.98, strict.equivalence_interval)):
         bounds = expected.confidence_interval(level)
         assert interval == pytest.approx((bounds.low, bounds.high), rel=1e-9)
-    assert strict.ci95[0] < usual.ci95[0] and "99% CI" in strict.describe() and "98% CI" in strict.describe()
+    assert strict.interval[0] < usual.interval[0]
+    assert "99% CI" in strict.describe() and "98% CI" in strict.describe()
     assert one_seed_multiple() == pytest.approx(ONE_SEED_MULTIPLE)
     assert one_seed_multiple(0.99) == pytest.approx(ONE_SEED_MULTIPLE * 2.5758 / 1.9600, rel=1e-4)
 
@@ -135,7 +136,7 @@ def test_a_small_real_difference_inside_the_margin_is_about_equal():
     baseline = Sample(values=(100.0, 100.1, 99.9, 100.05))
     other = Sample(values=(98.0, 98.1, 97.9, 98.05))  # 2% lower, certainly, but FID's margin is 5%
     comparison = compare("fid", baseline, other)
-    assert comparison.ci95[1] < 0 and comparison.verdict is Verdict.ABOUT_EQUAL
+    assert comparison.interval[1] < 0 and comparison.verdict is Verdict.ABOUT_EQUAL
     assert compare("fid", baseline, Sample(values=(90.0, 90.1, 89.9, 90.05))).verdict is Verdict.LOWER
 
 
@@ -143,7 +144,7 @@ def test_welch_intervals_match_scipy():
     baseline, other = Sample(values=(3.1, 2.7, 3.4)), Sample(values=(2.1, 2.6, 1.8, 2.4, 2.2))
     comparison = compare("fid", baseline, other)
     result = stats.ttest_ind(other.values, baseline.values, equal_var=False)
-    for level, interval in ((0.95, comparison.ci95), (0.90, comparison.ci90)):
+    for level, interval in ((0.95, comparison.interval), (0.90, comparison.equivalence_interval)):
         expected = result.confidence_interval(level)
         assert interval == pytest.approx((expected.low, expected.high), rel=1e-9)
     assert comparison.verdict is Verdict.LOWER and comparison.n == (3, 5)
@@ -167,7 +168,7 @@ def test_one_seed_decides_only_differences_large_against_the_evaluation_spread()
     assert compare("fid", base, just_below).verdict is Verdict.INCONCLUSIVE
     comparison = compare("fid", base, beyond)
     assert comparison.verdict is Verdict.LOWER and comparison.threshold == pytest.approx(10 * spread)
-    assert "one seed" in comparison.test and comparison.ci95 is None
+    assert "one seed" in comparison.test and comparison.interval is None
     assert compare("fid", beyond, base).verdict is Verdict.HIGHER
     # Identical values are never "about equal" without between-seed variance; no spread, no verdict.
     assert compare("fid", base, Sample(values=(100.0,), eval_std=2.0)).verdict is Verdict.INCONCLUSIVE
@@ -176,7 +177,7 @@ def test_one_seed_decides_only_differences_large_against_the_evaluation_spread()
     exact = Sample(values=(0.0,), eval_std=0.0)  # repeats that agreed exactly measure no noise
     assert compare("precision", exact, Sample(values=(0.04,), eval_std=0.0)).verdict is Verdict.INCONCLUSIVE
     # Several seeds on one side only: still the one-seed rule.
-    assert compare("fid", base, Sample(values=(1.0, 1.1), eval_std=0.1)).ci95 is None
+    assert compare("fid", base, Sample(values=(1.0, 1.1), eval_std=0.1)).interval is None
 
 
 def test_identical_seeds_give_an_exact_difference():

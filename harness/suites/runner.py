@@ -115,6 +115,7 @@ def train_options(run: PlannedRun, scale: Scale, results_root: Path):
         resume=RunDir(run_dir).has_checkpoint(),
         tick_kimg=scale.tick_kimg,
         snapshot_kimg=scale.snapshot_kimg,
+        first_snapshot_kimg=scale.first_snapshot_kimg(run.column),
         fig8_samples=scale.fig8_samples,
         device=scale.device,
     )

@@ -54,6 +54,9 @@ class Scale(Options):
     rows it covers, a suite it does not name keeps all rows).
     speed_rounds / speed_steps: the side-by-side img/s timing after training (harness.measure.speed):
     rounds of `speed_steps` minibatches per config, 0 rounds = none.
+    early_snapshot: one more snapshot at this share of each run's budget (at the first tick past it),
+    the point the learning check measures from (harness.learning: the first snapshot after 10%);
+    None = only every `snapshot_kimg`.
     """
 
     name: str
@@ -63,6 +66,7 @@ class Scale(Options):
     kimg: float
     batch_size: int
     snapshot_kimg: float  # G_ema snapshots (metrics pick the lowest-FID one)
+    early_snapshot: float | None = 0.1
     tick_kimg: float
     fid_samples: int  # generated samples for FID / KID / precision-recall
     ppl_samples: int  # path pairs for PPL
@@ -106,6 +110,10 @@ class Scale(Options):
     def run_kimg(self, dataset: str) -> float:
         return self.kimg or float(DATASET_SETTINGS[dataset].kimg)
 
+    def first_snapshot_kimg(self, dataset: str) -> float | None:
+        """kimg of the early snapshot of a run on `dataset`, or None without one."""
+        return None if self.early_snapshot is None else self.early_snapshot * self.run_kimg(dataset)
+
     def run_resolution(self, dataset: str) -> int:
         return self.resolution or PAPER_RESOLUTION[dataset]
 
@@ -130,6 +138,7 @@ _NUMBERS: dict[str, tuple[float, str]] = {
     "kimg": (0, "thousands of images per run, 0 = each dataset's paper length"),
     "batch_size": (1, "images per minibatch"),
     "snapshot_kimg": (0.0, "thousands of images between G_ema snapshots"),
+    "early_snapshot": (0.0, "share of each run's budget at which one more snapshot is taken, or null"),
     "tick_kimg": (0.0, "thousands of images between stats lines"),
     "fid_samples": (2, "generated samples per FID/KID/precision-recall evaluation"),
     "ppl_samples": (1, "path pairs per PPL evaluation"),
@@ -203,8 +212,8 @@ SCALES: dict[str, Scale] = {
         kimg=6,  # training is a third of the time (20-60 s a run); metrics take the rest
         batch_size=8,
         lr=0.005,  # 750 steps: the AdaIN config A learns only from about 0.005 (lr x steps of a few units)
-        snapshot_kimg=2.0,  # three snapshots: the learning check compares the last with the first
-        tick_kimg=0.5,
+        snapshot_kimg=2.0,  # three snapshots, plus the early one at 0.6 kimg that the learning check reads
+        tick_kimg=0.3,  # a tick on 10% of the budget, where the early snapshot is taken
         fid_samples=512,
         ppl_samples=128,
         seeds=1,
@@ -268,6 +277,7 @@ SCALES: dict[str, Scale] = {
         ppl_samples=50000,
         seeds=1,
         ema_rampup=None,
+        early_snapshot=None,
         max_evaluations=None,
         speed_rounds=3,
     ),

@@ -41,6 +41,8 @@ class TrainOptions(Options):
     rebuild_cache: decode the dataset again even if a cache of it exists.
     tick_kimg: a stats line every so many kimg.
     snapshot_kimg: a G_ema snapshot every so many kimg.
+    first_snapshot_kimg: one more G_ema snapshot at the first tick at or past this many kimg (the
+        learning check compares the final FID with the first snapshot after 10% of the budget).
     checkpoint_kimg: a full checkpoint every so many kimg (default: at every snapshot); stats
         lines, snapshots and checkpoints also happen at the end.
     fig8_samples: latents for the Figure 8 shares.
@@ -68,6 +70,7 @@ class TrainOptions(Options):
     rebuild_cache: bool = False
     tick_kimg: float = 4.0
     snapshot_kimg: float = 200.0
+    first_snapshot_kimg: float | None = None
     checkpoint_kimg: float | None = None
     fig8_samples: int = 1024
     droplet_samples: int = 16
@@ -88,8 +91,9 @@ class TrainOptions(Options):
         for name in ("kimg", "tick_kimg", "snapshot_kimg"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 thousand images, got {getattr(self, name)!r}")
-        if self.checkpoint_kimg is not None and not self.checkpoint_kimg > 0:
-            raise ValueError(f"checkpoint_kimg must be > 0 or None, got {self.checkpoint_kimg!r}")
+        for name in ("checkpoint_kimg", "first_snapshot_kimg"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0 or None, got {getattr(self, name)!r}")
         if round(self.kimg * 1000) < 1:
             raise ValueError(f"kimg={self.kimg} is less than one image")
         if self.fig8_samples < 2 or self.droplet_samples < 1:

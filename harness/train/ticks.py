@@ -63,6 +63,7 @@ class TickRecorder:
         self.tick_images = max(1, round(options.tick_kimg * 1000))
         self.snapshot_images = max(1, round(options.snapshot_kimg * 1000))
         self.checkpoint_images = max(1, round((options.checkpoint_kimg or options.snapshot_kimg) * 1000))
+        self.first_snapshot_images = round((options.first_snapshot_kimg or 0) * 1000) or None
         resumed = checkpoint or {}
         self.tick_index = int(resumed.get("tick", 0))
         self.totals = dict(resumed.get("totals", {"wall_s": 0.0, "train_s": 0.0, "energy_j/gpu": 0.0,
@@ -196,7 +197,8 @@ class TickRecorder:
     def _saves_due(self, previous: int, images: int) -> tuple[bool, bool]:
         """Whether a snapshot and a checkpoint are written at this tick (both at the end)."""
         done = images >= self.options.total_images
-        return (crossed(previous, images, self.snapshot_images) or done,
+        first = self.first_snapshot_images is not None and previous < self.first_snapshot_images <= images
+        return (crossed(previous, images, self.snapshot_images) or first or done,
                 crossed(previous, images, self.checkpoint_images) or done)
 
     def _accumulate_totals(self, record: dict) -> None:

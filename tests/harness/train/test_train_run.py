@@ -51,6 +51,16 @@ def test_tiny_run_writes_the_whole_run_directory(tmp_path, png_folder):
 
 
 @pytest.mark.slow
+def test_the_early_snapshot_is_taken_at_the_first_tick_past_it(tmp_path, png_folder):
+    run_dir = train(tiny_options(tmp_path, png_folder, kimg=0.064, tick_kimg=0.008, snapshot_kimg=0.032,
+                                 first_snapshot_kimg=0.010))
+    snapshots = sorted(p.stem for p in (run_dir / "snapshots").glob("*.safetensors"))
+    assert snapshots == ["000016", "000032", "000064"]  # ticks every 8 images: 16 is the first past 10
+    with pytest.raises(ValueError, match="first_snapshot_kimg must be > 0 or None, got 0"):
+        tiny_options(tmp_path, png_folder, first_snapshot_kimg=0)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["A", "D"])
 def test_growing_run_fades_in_the_next_resolution(tmp_path, png_folder, name):
     options = tiny_options(tmp_path, png_folder, name, kimg=0.064)  # phases of 16 images: 8, fade 16, 16

@@ -47,8 +47,8 @@ def test_train_options_carry_the_seed_the_dataset_settings_and_the_ema_rampup(tm
     ffhq = train_options(runs[("E", FFHQ, 1)], scale, tmp_path)
     assert ffhq.seed == 1 and ffhq.xflip and ffhq.config.ema_rampup == 0.05 and ffhq.config.r1_gamma == 100
     assert ffhq.out == tmp_path / "table1/E__ffhq__seed1"
-    # the learning check's early snapshot at 10% of the budget (6 kimg), on a tick (every 0.3 kimg)
-    assert ffhq.first_snapshot_kimg == pytest.approx(0.6) and ffhq.tick_kimg == pytest.approx(0.3)
+    # the learning check's early snapshot at 10% of the budget (6 kimg), on a tick (every 0.2 kimg)
+    assert ffhq.first_snapshot_kimg == pytest.approx(0.6) and ffhq.tick_kimg == pytest.approx(0.2)
     church_f, church_a = (train_options(runs[(config, CHURCH, 0)], scale, tmp_path) for config in ("F", "A"))
     assert church_f.config.r1_gamma == 100.0 and not church_f.xflip  # official: --gamma=100 for F on Church
     assert church_a.config.r1_gamma == 10.0

@@ -95,6 +95,8 @@ def test_json_round_trip_keeps_a_scale():
     (dict(seeds=0), r"seeds=0 is not valid: it must be an integer >= 1"),
     (dict(max_evaluations=0), r"max_evaluations=0 is not valid"),
     (dict(ema_rampup=0), r"ema_rampup=0 is not valid: it must be a finite number > 0"),
+    (dict(early_snapshot=0), r"early_snapshot=0 is not valid: it must be a finite number > 0"),
+    (dict(early_snapshot=1.5), r"early_snapshot=1.5 must be below 1 .*--set early_snapshot=0.1"),
     (dict(repeats=0), r"'repeats' is now max_evaluations.*--set max_evaluations=N"),
     (dict(nonsense=1), r"unknown scale field\(s\) \['nonsense'\]; known: "),
     (dict(resolution=12), r"resolution=12 must be 0 \(paper resolutions\) or a power of two"),

@@ -9,21 +9,35 @@ import numpy as np
 from harness.metrics.metric import Metric, register_metric
 
 KID_SAMPLE_SEED = 0
+KERNEL_MEMORY_BYTES = 1 << 30  # the whole-set kernel matrices are used only when they fit in this
 
 
-def polynomial_mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
-    """Unbiased MMD^2 of x [m, D] and y [m, D] with the cubic polynomial kernel (diagonals excluded)."""
-    dim, m = x.shape[1], len(x)
-    k_xx = (x @ x.T / dim + 1) ** 3
-    k_yy = (y @ y.T / dim + 1) ** 3
-    k_xy = (x @ y.T / dim + 1) ** 3
+def polynomial_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """k(a_i, b_j) = (a_i . b_j / D + 1)^3 for a [m, D] and b [n, D] -> [m, n]."""
+    return (a @ b.T / a.shape[1] + 1) ** 3
+
+
+def mmd2_from_kernels(k_xx: np.ndarray, k_yy: np.ndarray, k_xy: np.ndarray) -> float:
+    """Unbiased MMD^2 from the [m, m], [m, m] and [m, m] kernel matrices (diagonals excluded)."""
+    m = len(k_xx)
     within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
     return float(within - 2.0 * k_xy.sum() / (m * m))
 
 
+def polynomial_mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD^2 of x [m, D] and y [m, D] with the cubic polynomial kernel (diagonals excluded)."""
+    return mmd2_from_kernels(polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y))
+
+
 def kernel_inception_distance(real_features, fake_features, *, num_subsets: int = 100,
                               max_subset_size: int = 1000, seed: int = 0) -> float:
-    """KID of real [N, D] and fake [M, D] features: mean unbiased MMD^2 over random subsets."""
+    """KID of real [N, D] and fake [M, D] features: mean unbiased MMD^2 over random subsets.
+
+    When the kernels of the whole sets cost less than those of every subset (and fit in
+    KERNEL_MEMORY_BYTES), each subset reads its blocks from them: the same sums with
+    3 s^2 x subsets / (N^2 + M^2 + NM) times fewer multiply-adds (19x for the CPU scales' 20 subsets
+    of 1000 of 1024; 6.6x less time measured on 2 cores, where the block copies now dominate).
+    """
     real = np.asarray(real_features, np.float64)
     fake = np.asarray(fake_features, np.float64)
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
@@ -35,12 +49,16 @@ def kernel_inception_distance(real_features, fake_features, *, num_subsets: int 
     if subset_size == len(real) == len(fake):
         num_subsets = 1  # every subset would be the whole of both sets: the same value each time
     rng = np.random.default_rng(seed)
-    total = 0.0
-    for _ in range(num_subsets):
-        x = fake[rng.choice(len(fake), subset_size, replace=False)]
-        y = real[rng.choice(len(real), subset_size, replace=False)]
-        total += polynomial_mmd2_unbiased(x, y)
-    return total / num_subsets
+    draws = [(rng.choice(len(fake), subset_size, replace=False),
+              rng.choice(len(real), subset_size, replace=False)) for _ in range(num_subsets)]
+    whole = len(real) ** 2 + len(fake) ** 2 + len(real) * len(fake)
+    if whole < 3 * subset_size**2 * num_subsets and (len(real) + len(fake)) ** 2 * 8 <= KERNEL_MEMORY_BYTES:
+        k_ff, k_rr, k_fr = (polynomial_kernel(a, b) for a, b in ((fake, fake), (real, real), (fake, real)))
+        values = [mmd2_from_kernels(k_ff[np.ix_(f, f)], k_rr[np.ix_(r, r)], k_fr[np.ix_(f, r)])
+                  for f, r in draws]
+    else:
+        values = [polynomial_mmd2_unbiased(fake[f], real[r]) for f, r in draws]
+    return sum(values) / num_subsets
 
 
 def kid_selection(count: int, cap: int) -> np.ndarray | None:

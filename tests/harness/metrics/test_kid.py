@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from harness.metrics import kernel_inception_distance
+from harness.metrics import kernel_inception_distance, kid
 from harness.metrics.kid import polynomial_mmd2_unbiased
 
 
@@ -46,3 +46,27 @@ def test_kid_with_one_subset_of_everything_is_the_mmd():
 def test_kid_rejects_mismatched_features():
     with pytest.raises(ValueError, match="same D"):
         kernel_inception_distance(np.zeros((5, 3)), np.zeros((5, 4)))
+
+
+def _kid_subset_by_subset(real, fake, num_subsets, subset_size, seed=0):
+    """The estimator computed the plain way: each subset's kernels from its own features."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(num_subsets):
+        x = fake[rng.choice(len(fake), subset_size, replace=False)]
+        y = real[rng.choice(len(real), subset_size, replace=False)]
+        values.append(polynomial_mmd2_unbiased(x, y))
+    return sum(values) / num_subsets
+
+
+@pytest.mark.parametrize("sizes", [(64, 64), (70, 50)])
+def test_kid_from_whole_set_kernels_equals_subset_by_subset(sizes, monkeypatch):
+    """20 subsets of 40 of 64: the whole-set kernels are cheaper, and give the same estimate."""
+    rng = np.random.default_rng(3)
+    real, fake = rng.standard_normal((sizes[0], 8)), rng.standard_normal((sizes[1], 8)) + 0.2
+    expected = _kid_subset_by_subset(real, fake, 20, 40, seed=5)
+    assert kernel_inception_distance(real, fake, num_subsets=20, max_subset_size=40, seed=5) == pytest.approx(
+        expected, rel=1e-12)
+    monkeypatch.setattr(kid, "KERNEL_MEMORY_BYTES", 0)  # the subset-by-subset path
+    assert kernel_inception_distance(real, fake, num_subsets=20, max_subset_size=40, seed=5) == pytest.approx(
+        expected, rel=1e-12)

@@ -122,9 +122,7 @@ def cell_sample(cell: dict | None, metric: str) -> Sample | None:
     values = (cell or {}).get(f"{metric}_values") or ()
     if not values:
         return None
-    seeds = cell.get(f"{metric}_seeds")
-    return Sample(values=tuple(values), eval_std=as_number(cell.get(f"{metric}_eval_std")),
-                  keys=tuple(seeds) if seeds and len(set(seeds)) == len(values) else None)
+    return Sample.keyed(values, cell.get(f"{metric}_seeds"), as_number(cell.get(f"{metric}_eval_std")))
 
 
 def format_estimate(mean, half_width, n: int, digits: int) -> str | None:

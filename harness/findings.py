@@ -185,8 +185,7 @@ def speed_claim(evidence: Evidence, base: str, other: str, accepted) -> Claim:
         return Claim(text=text, test="", numbers=f"not measured ({why}; img/s of runs that shared a machine "
                      "is not evidence)", verdict=None, outcome=Outcome.NOT_MEASURED)
     # Round r times every config in turn, so the rounds of two configs pair up.
-    samples = [Sample(values=tuple(float(v) for v in rounds[name]), keys=tuple(range(len(rounds[name]))))
-               for name in (base, other)]
+    samples = [Sample.keyed(rounds[name], range(len(rounds[name]))) for name in (base, other)]
     measured = claim(text, "img_per_s", accepted, (base, other), *samples, unit="rounds")
     setting = ("device", "threads", "resolution", "batch_size")
     speed = evidence.speed
@@ -282,10 +281,7 @@ def _top_shares(evidence: Evidence, config: str, index: int) -> Sample | None:
         if len(curve) >= 2:
             values.append(float(curve["top_share"].iloc[index]))
             keys.append(seed_of.get(run))
-    if not values:
-        return None
-    keyed = None not in keys and len(set(keys)) == len(keys)
-    return Sample(values=tuple(values), keys=tuple(keys) if keyed else None)
+    return Sample.keyed(values, keys) if values else None
 
 
 def finding_6_resolution_usage(evidence: Evidence) -> Finding:

@@ -122,6 +122,14 @@ class Sample:
         if self.keys is not None and (len(self.keys) != self.n or len(set(self.keys)) != self.n):
             raise ValueError(f"a Sample's keys must name each of its {self.n} values once, got {self.keys!r}")
 
+    @classmethod
+    def keyed(cls, values, keys, eval_std: float | None = None) -> "Sample":
+        """A Sample of `values` paired by `keys` when they name each value once; unpaired otherwise
+        (stores written without seeds, where every key reads the same)."""
+        values, keys = tuple(float(value) for value in values), tuple(keys or ())
+        unique = len(keys) == len(values) and None not in keys and len(set(keys)) == len(keys)
+        return cls(values=values, eval_std=eval_std, keys=keys if unique else None)
+
     @property
     def n(self) -> int:
         return len(self.values)
@@ -208,9 +216,9 @@ def compare(metric: str, baseline: Sample, other: Sample, confidence: float = CO
         verdict = _direction(difference) if decided else Verdict.INCONCLUSIVE
         return Comparison(verdict=verdict, threshold=threshold, **common)
     differences = paired_differences(baseline, other)
-    interval = ((lambda level: _paired_interval(differences, level)) if differences is not None
-                else (lambda level: _welch_interval(baseline, other, level)))
-    direction, equivalence = interval(confidence), interval(1 - 2 * (1 - confidence))
+    direction, equivalence = (_paired_interval(differences, level) if differences is not None
+                              else _welch_interval(baseline, other, level)
+                              for level in (confidence, 1 - 2 * (1 - confidence)))
     if -margin <= equivalence[0] and equivalence[1] <= margin:
         verdict = Verdict.ABOUT_EQUAL
     elif direction[0] > 0 or direction[1] < 0:

@@ -58,17 +58,30 @@ class Claim:
         return replace(self, numbers=numbers, verdict=comparison.verdict, outcome=outcome)
 
 
+def _measured(claims) -> int:
+    return sum(part.outcome is not Outcome.NOT_MEASURED for part in claims)
+
+
+def contradiction_level(claims) -> float:
+    """1 - 5%/k over the k measured `claims` (Bonferroni): the level one of them must be contradicted
+    at to contradict their finding."""
+    return 1 - (1 - CONFIDENCE) / max(_measured(claims), 1)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Finding:
     number: int
     claim: str
     status: Outcome
     claims: tuple[Claim, ...]
-    contradiction_level: float = CONFIDENCE  # 1 - 5%/k over its k measured claims (Bonferroni)
+
+    @property
+    def contradiction_level(self) -> float:
+        return contradiction_level(self.claims)
 
     @property
     def rule(self) -> str:
-        measured = sum(part.outcome is not Outcome.NOT_MEASURED for part in self.claims)
+        measured = _measured(self.claims)
         if measured == 0:
             return "none of its claims was measured"
         if measured == 1:
@@ -94,8 +107,7 @@ class Evidence:
 
 
 def _combine(number: int, claim: str, claims: list[Claim]) -> Finding:
-    measured = [part for part in claims if part.outcome is not Outcome.NOT_MEASURED]
-    level = 1 - (1 - CONFIDENCE) / max(len(measured), 1)
+    level = contradiction_level(claims)
     outcomes = {part.outcome for part in claims}
     # A stricter interval only widens, so only claims contradicted at 95% can be contradicted at `level`;
     # those are shown with their numbers at `level` too (the verdict column stays the 95% one).
@@ -110,7 +122,7 @@ def _combine(number: int, claim: str, claims: list[Claim]) -> Finding:
         status = Outcome.INCONCLUSIVE  # includes a claim contradicted at 95% but not at the finding's level
     else:
         status = Outcome.NOT_MEASURED
-    return Finding(number=number, claim=claim, status=status, claims=tuple(claims), contradiction_level=level)
+    return Finding(number=number, claim=claim, status=status, claims=tuple(claims))
 
 
 def estimate(sample: Sample, unit: str = "seeds") -> str:

@@ -8,6 +8,7 @@ objects with the Agg canvas (no pyplot, no global backend or style state).
 import base64
 import io
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +57,19 @@ def _to_png(figure) -> bytes:
     return buffer.getvalue()
 
 
+@contextmanager
 def _style():
+    """The report's plot style, with numpy's global RNG (seaborn's strip-plot jitter) held at one
+    seed and restored after: the same results render to the same bytes."""
     import seaborn as sns
 
-    return sns.axes_style("whitegrid")
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        with sns.axes_style("whitegrid"):
+            yield
+    finally:
+        np.random.set_state(state)
 
 
 def _finite(value) -> bool:

@@ -85,8 +85,9 @@ def select_metrics(rows: list[dict]) -> dict:
     """The reported metrics of one run from its metrics.jsonl rows.
 
     The snapshot is harness.rundir.lowest_fid_snapshot's (the lowest FID, the earlier snapshot on a
-    tie; the latest one when no FID was measured); each metric the rows hold takes its last row at
-    that snapshot, else its last row at its own latest snapshot.
+    tie; the latest one when no FID was measured); each metric the rows hold takes its row with the
+    most evaluations at that snapshot (the latest of those), else its last row at its own latest
+    snapshot.
     Returns flat columns: snapshot_kimg, <metric>_snapshot_kimg, and for each quantity q a row
     reports (harness.rundir.reported_fields: fid; precision and recall of 'pr'; a new metric's own)
     q, q_std, q_values, q_repeats, q_num_samples, q_feature_network, q_comparability;
@@ -100,7 +101,9 @@ def select_metrics(rows: list[dict]) -> dict:
         mine = [row for row in rows if row.get("metric") == metric]
         at_best = [row for row in mine if row.get("snapshot_kimg") == best]
         latest = max((row.get("snapshot_kimg", -1) for row in mine), default=None)
-        pick = (at_best or [row for row in mine if row.get("snapshot_kimg", -1) == latest])[-1]
+        # the most evaluations at the chosen snapshot (the reported ones), else the latest snapshot's last row
+        pick = (max(reversed(at_best), key=lambda row: row.get("repeats") or 1) if at_best
+                else [row for row in mine if row.get("snapshot_kimg", -1) == latest][-1])
         selected[f"{metric}_snapshot_kimg"] = pick.get("snapshot_kimg")
         chosen_rows.append(pick)
         selected.update(_metric_columns(pick))

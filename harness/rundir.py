@@ -65,16 +65,37 @@ class RunState(enum.Enum):
 def lowest_fid_snapshot(rows: Iterable[dict]) -> float | None:
     """kimg of the snapshot a run reports, from its metric rows (the paper's choice, Table 1 caption).
 
-    The rule: a snapshot's FID is its last FID row with a number; the snapshot with the lowest FID
-    wins, the earlier snapshot on a tie. Without any FID, the latest snapshot any row measured;
-    without rows, None.
+    The rule follows the official workflow, where one FID evaluation per snapshot during training
+    picks the snapshot and the reported numbers are then evaluated again there (SPEC section 4): a
+    snapshot's FID is the first evaluation (`values[0]`, else `value`) of its FID row with the fewest
+    evaluations, the latest such row; the snapshot with the lowest FID wins, the earlier one on a tie.
+    So evaluating the chosen snapshot more times never moves the choice. Without any FID, the latest
+    snapshot any row measured; without rows, None.
     """
     rows = list(rows)
-    fid = {row["snapshot_kimg"]: row["value"] for row in rows if row.get("metric") == "fid"
-           and isinstance(row.get("value"), int | float) and math.isfinite(row["value"])}
+    fid = {kimg: _first_evaluation(row) for kimg, row in _choice_rows(rows).items()}
+    fid = {kimg: value for kimg, value in fid.items() if value is not None}
     if fid:
         return min(fid, key=lambda kimg: (fid[kimg], kimg))
     return max((row["snapshot_kimg"] for row in rows if row.get("snapshot_kimg") is not None), default=None)
+
+
+def _choice_rows(rows: list[dict]) -> dict[float, dict]:
+    """snapshot kimg -> the FID row deciding its place in the choice: fewest evaluations, the latest."""
+    chosen: dict[float, dict] = {}
+    for row in rows:
+        if row.get("metric") != "fid" or _first_evaluation(row) is None:
+            continue
+        kimg, held = row["snapshot_kimg"], chosen.get(row["snapshot_kimg"])
+        if held is None or (row.get("repeats") or 1) <= (held.get("repeats") or 1):
+            chosen[kimg] = row
+    return chosen
+
+
+def _first_evaluation(row: dict) -> float | None:
+    values = row.get("values")
+    value = values[0] if isinstance(values, list) and values else row.get("value")
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
 # Rows written before rows named their quantities (`reports`): the one metric that reported two.

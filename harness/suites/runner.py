@@ -166,21 +166,26 @@ def evaluate(run_dir: Path, scale: Scale, names: list[str], kimg: float, num_sam
 
 
 def measure_run(run_dir: Path, scale: Scale, evaluations: int = 1, log=print) -> None:
-    """FID (with the metrics sharing its network) at every snapshot, then every other registered
-    metric at the lowest-FID one (the paper's choice), each `evaluations` times; then the sample
-    grids of that snapshot and of the first one, and the feature maps (save_pictures)."""
+    """FID (with the metrics sharing its network) once at every snapshot, then every registered
+    metric `evaluations` times at the lowest-FID one, as the official workflow measures once per
+    snapshot while training and evaluates the chosen snapshot again for the paper's tables
+    (harness.rundir.lowest_fid_snapshot chooses on the single evaluations, so the repeats never move
+    it); then the sample grids of that snapshot and of the first one, and the feature maps."""
     run = RunDir(run_dir)
-    done, every_snapshot = measured(run_dir, evaluations), snapshot_metrics(scale.features)
+    done, every_snapshot = measured(run_dir, 1), snapshot_metrics(scale.features)
     for kimg in run.snapshot_kimgs():
         missing = [name for name in every_snapshot if (name, round(kimg * 1000)) not in done]
         if missing:
-            evaluate(run_dir, scale, missing, kimg, scale.fid_samples, evaluations, log)
+            evaluate(run_dir, scale, missing, kimg, scale.fid_samples, 1, log)
     best = run.best_snapshot_kimg()
     done = measured(run_dir, evaluations)
+    missing = [name for name in every_snapshot if (name, round(best * 1000)) not in done]
+    if missing:  # in one pass, as above: they share the generated samples and their features
+        evaluate(run_dir, scale, missing, best, scale.fid_samples, evaluations, log)
     from harness.metrics import METRICS
 
-    # every registered metric: those on features first, then the perceptual ones (PPL)
-    specs = {name: METRICS.get(name) for name in METRICS.names() if name != "fid"}
+    # every other registered metric: those on features first, then the perceptual ones (PPL)
+    specs = {name: METRICS.get(name) for name in METRICS.names() if name not in every_snapshot}
     for name in sorted(specs, key=lambda name: specs[name].perceptual):
         samples = scale.ppl_samples if specs[name].perceptual else scale.fid_samples
         if (name, round(best * 1000)) not in done:

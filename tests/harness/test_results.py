@@ -55,9 +55,11 @@ def test_select_metrics_falls_back_without_fid_and_for_missing_metrics():
     assert selected["kid"] == 0.5 and selected["kid_snapshot_kimg"] == 1.0  # its own latest snapshot
     # An unmeasured metric has no columns here; load_results shows the paper's ones as None.
     assert "fid" not in selected and selected["comparable"] is False
-    # Two evaluations of the same snapshot: the later line (the newer one) is reported.
+    # Two rows of the same snapshot: the one with more evaluations is reported, the later on a tie.
     again = select_metrics([metric_row("fid", 5.0, 1.0), metric_row("fid", 4.0, 1.0)])
     assert again["fid"] == 4.0
+    more = select_metrics([metric_row("fid", 5.0, 1.0, repeats=3), metric_row("fid", 4.0, 1.0, repeats=1)])
+    assert more["fid"] == 5.0 and more["fid_repeats"] == 3
     assert select_metrics([])["comparable"] is None
 
 

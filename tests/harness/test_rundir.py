@@ -70,8 +70,13 @@ def test_lowest_fid_snapshot_rule():
     assert lowest_fid_snapshot([]) is None
     assert lowest_fid_snapshot([fid(30.0, 1.0), fid(20.0, 2.0), fid(25.0, 3.0)]) == 2.0
     assert lowest_fid_snapshot([fid(20.0, 3.0), fid(20.0, 1.0), fid(30.0, 2.0)]) == 1.0  # tie: the earlier
-    # A snapshot's FID is its last row: 2.0 kimg was measured again at 40.
+    # A snapshot's FID is its latest row with the fewest evaluations: 2.0 kimg was measured again at 40.
     assert lowest_fid_snapshot([fid(20.0, 2.0), fid(30.0, 1.0), fid(40.0, 2.0)]) == 1.0
+    # ... and the first evaluation of that row: the chosen snapshot's later repeats never move the choice.
+    once = lambda first, kimg: metric_row("fid", first, kimg, repeats=1, values=[first])  # noqa: E731
+    again = metric_row("fid", 35.0, 2.0, repeats=10, values=[20.0] + [36.7] * 9)
+    assert lowest_fid_snapshot([once(30.0, 1.0), once(20.0, 2.0), again]) == 2.0
+    assert lowest_fid_snapshot([metric_row("fid", 25.0, 1.0, values=[31.0, 19.0]), fid(30.0, 2.0)]) == 2.0
     assert lowest_fid_snapshot([fid(None, 1.0), fid(30.0, 2.0)]) == 2.0  # a non-finite FID never wins
     assert lowest_fid_snapshot([metric_row("kid", 0.1, 1.0), metric_row("ppl", 9.0, 3.0)]) == 3.0
 

@@ -2,6 +2,7 @@
 import pytest
 
 from common.io import read_jsonl, write_jsonl_atomic
+from harness.rundir import RunDir
 from harness.suites.runner import measure_run, plan_runs, train_options
 from harness.suites.scales import get_scale
 from harness.suites.suite_files import suite_record
@@ -125,8 +126,43 @@ def test_fid_at_every_snapshot_with_its_network_then_the_rest_at_the_lowest_fid_
     calls.clear()
     measure_run(run_dir, scale, 1, log=lambda *args: None)  # everything measured: nothing again
     assert calls == []
-    measure_run(run_dir, scale, 2, log=lambda *args: None)  # a table needing 2 evaluations: measured again
-    assert {call[3] for call in calls} == {2} and len(calls) == 3 + len(at_best)
+    measure_run(run_dir, scale, 2, log=lambda *args: None)  # a table needing 2: its snapshot again
+    assert calls == [(every_snapshot, 2.0, scale.fid_samples, 2)] + [
+        ((name,), 2.0, samples[name], 2) for name in at_best]
+
+
+def test_each_snapshot_is_measured_once_and_the_chosen_one_as_often_as_its_table_needs(tmp_path, monkeypatch):
+    """The official workflow: one FID per snapshot picks the snapshot, whose repeated evaluations
+    (here worse than the next snapshot's single one) do not move the choice."""
+    run_dir = tmp_path / "run"
+    (run_dir / "snapshots").mkdir(parents=True)
+    for kimg in (1, 2, 3):
+        (run_dir / "snapshots" / f"{kimg * 1000:06d}.safetensors").touch()
+    (run_dir / "figures").mkdir()
+    for name in ("samples.png", "samples_first.png"):
+        (run_dir / "figures" / name).touch()
+    first = {1.0: 30.0, 2.0: 10.0, 3.0: 11.0}
+    calls = []
+
+    def compute(run_dir, metrics, options, *, snapshot, **common):
+        calls.append((tuple(metrics), snapshot, options.repeats))
+        values = [first[snapshot]] + [first[snapshot] + 5.0] * (options.repeats - 1)  # later repeats higher
+        rows = [{"metric": name, "value": sum(values) / len(values), "values": values,
+                 "repeats": options.repeats, "snapshot_kimg": snapshot} for name in metrics]
+        path = run_dir / "metrics.jsonl"
+        write_jsonl_atomic(path, (read_jsonl(path) if path.exists() else []) + rows)
+        return rows
+
+    monkeypatch.setattr("harness.metrics.compute", compute)
+    monkeypatch.setattr("harness.metrics.options.network_for", lambda metric, options: "efficientnet-lite0")
+    scale = get_scale("smoke")
+    measure_run(run_dir, scale, 3, log=lambda *args: None)
+    assert calls == [(("fid", "kid", "pr"), kimg, 1) for kimg in (1.0, 2.0, 3.0)] + [
+        (("fid", "kid", "pr"), 2.0, 3), (("ppl",), 2.0, 3)]
+    assert RunDir(run_dir).best_snapshot_kimg() == 2.0  # its mean over 3 (13.3) is above 3.0's 11
+    calls.clear()
+    measure_run(run_dir, scale, 3, log=lambda *args: None)
+    assert calls == []
 
 
 def test_a_measured_run_without_its_weights_is_left_as_it_is(tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {"smoke": REPO_ROOT / "results" / "smoke-example", "cpu": REPO_ROOT / "results" / "cpu-example"}
 # Every suite writes suite.json; one a scale does not cover lists its cells as left out.
 SUITES = ["figure8", "table1", "table2", "table3"]
-RUNS = {"smoke": 35, "cpu": 50}  # smoke: 35 unique runs, one seed; cpu: 10 configs x 5 seeds
+RUNS = {"smoke": 35, "cpu": 80}  # smoke: 35 unique runs, one seed; cpu: 10 configs x 8 seeds
 # What each metric row must say about how it was computed (issue 13).
 PROTOCOL_FIELDS = ("real_samples", "real_rule", "preprocessing", "comparability", "feature_network",
                    "weights_sha256", "seeds", "repeats", "num_samples")

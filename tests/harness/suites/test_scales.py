@@ -51,7 +51,7 @@ def test_every_scale_states_its_purpose_seeds_and_ema_rampup():
     assert list(SCALES) == ["smoke", "cpu", "small", "paper"]
     assert all(len(scale.purpose) > 80 for scale in SCALES.values())
     seeds = {name: scale.seeds for name, scale in SCALES.items()}
-    assert seeds == {"smoke": 1, "cpu": 5, "small": 3, "paper": 1}
+    assert seeds == {"smoke": 1, "cpu": 8, "small": 3, "paper": 1}
     assert {name: scale.ema_rampup for name, scale in SCALES.items()} == {
         "smoke": 0.05, "cpu": 0.05, "small": 0.05, "paper": None}
     assert get_scale("paper", seeds=5).seeds == 5  # any number of seeds

@@ -18,6 +18,8 @@ from harness.cells import cell_sample, find_cell, summarize_cells
 from harness.published import load_published
 from harness.verdicts import (
     CONFIDENCE,
+    MOST_SEEDS,
+    PLANNING_POWER,
     Outcome,
     Sample,
     Verdict,
@@ -25,6 +27,7 @@ from harness.verdicts import (
     format_number,
     format_percent,
     judge,
+    seeds_to_decide,
     t_interval,
 )
 
@@ -46,6 +49,24 @@ class Claim:
     metric: str = field(default="", repr=False)
     accepted: Verdict | frozenset = field(default=frozenset(), repr=False)
     samples: tuple[Sample, Sample] | None = field(default=None, repr=False)
+    unit: str = field(default="seeds", repr=False)  # what the samples' values are one per
+
+    def planned(self, level: float) -> "Claim":
+        """An undecided claim with the seeds per cell it would take to decide (verdicts.seeds_to_decide)
+        at the level its finding needs in the measured direction: `level` against the claim, 95% for it."""
+        if self.outcome is not Outcome.INCONCLUSIVE or self.samples is None:
+            return self
+        baseline, other = self.samples
+        direction = LOWER if other.mean < baseline.mean else HIGHER
+        accepted = {self.accepted} if isinstance(self.accepted, Verdict) else set(self.accepted)
+        confidence = CONFIDENCE if direction in accepted else level
+        seeds = seeds_to_decide(baseline, other, confidence)
+        if seeds is None:
+            return self
+        count = f"more than {MOST_SEEDS}" if seeds > MOST_SEEDS else f"about {seeds}"
+        plan = (f"; to decide it at {format_percent(confidence)}: {count} {self.unit} per cell "
+                f"({format_percent(PLANNING_POWER)} power if the measured difference and spread are true)")
+        return replace(self, numbers=self.numbers + plan)
 
     def at_level(self, confidence: float) -> "Claim":
         """This claim decided at `confidence` instead of 95%, its numbers saying so (itself when it
@@ -112,7 +133,7 @@ def _combine(number: int, claim: str, claims: list[Claim]) -> Finding:
     # A stricter interval only widens, so only claims contradicted at 95% can be contradicted at `level`;
     # those are shown with their numbers at `level` too (the verdict column stays the 95% one).
     strict = [part.at_level(level) if part.outcome is Outcome.CONTRADICTED else None for part in claims]
-    claims = [replace(part, numbers=tight.numbers) if tight else part
+    claims = [replace(part, numbers=tight.numbers) if tight else part.planned(level)
               for part, tight in zip(claims, strict, strict=True)]
     if any(tight and tight.outcome is Outcome.CONTRADICTED for tight in strict):
         status = Outcome.CONTRADICTED
@@ -147,7 +168,7 @@ def claim(text: str, metric: str, accepted, pair: tuple[str, str], baseline: Sam
                f"{comparison.describe()}")
     return Claim(text=text, test=comparison.test, numbers=numbers, verdict=comparison.verdict,
                  outcome=judge(accepted, comparison), metric=metric, accepted=accepted,
-                 samples=(baseline, other))
+                 samples=(baseline, other), unit=unit)
 
 
 def cell_claims(evidence: Evidence, table: str, base: tuple, other: tuple, metric: str,

@@ -20,7 +20,8 @@ speed, one value per interleaved timing round).
 
 `compare(..., confidence=c)` applies the same rule at another level (directions at c, equivalence
 at 1 - 2(1 - c), the one-seed multiple scaled by the normal quantile): a finding of k claims uses
-c = 1 - 5%/k to call itself contradicted (Bonferroni; harness.findings).
+c = 1 - 5%/k to call itself contradicted (Bonferroni; harness.findings). `seeds_to_decide` sizes
+the next experiment for an undecided comparison (a planning estimate that decides nothing).
 """
 
 import math
@@ -252,6 +253,50 @@ def _welch_interval(a: Sample, b: Sample, confidence: float) -> tuple[float, flo
     dof = (var_a + var_b) ** 2 / (var_a**2 / (a.n - 1) + var_b**2 / (b.n - 1))
     half = stats.t.ppf(0.5 + confidence / 2, dof) * math.sqrt(var_a + var_b)
     return difference - half, difference + half
+
+
+PLANNING_POWER = 0.8  # the customary power when sizing an experiment
+MOST_SEEDS = 1000  # the planning estimate's search stops here
+
+
+def seeds_to_decide(baseline: Sample, other: Sample, confidence: float = CONFIDENCE,
+                    power: float = PLANNING_POWER) -> int | None:
+    """Seeds (or rounds) per cell with which a true difference of the measured size and spread would
+    exclude 0 from its `confidence` interval with probability `power` (noncentral t).
+
+    A plug-in planning estimate, not a verdict: an undecided difference is itself uncertain, so the
+    true count may be smaller or larger. Paired when the samples pair up (the spread of the
+    differences, n - 1 degrees of freedom), else the two cells' variances added with equal counts
+    (2n - 2). None with one value on a side or no difference; MOST_SEEDS + 1 when even that is too few.
+    """
+    if baseline.n < 2 or other.n < 2:
+        return None
+    differences = paired_differences(baseline, other)
+    if differences is not None:
+        variance, dof_per_seed = Sample(values=differences).variance, 1
+    else:
+        variance, dof_per_seed = baseline.variance + other.variance, 2
+    effect = abs(other.mean - baseline.mean)
+    if effect == 0:
+        return None
+
+    def decides(seeds: int) -> bool:
+        dof = dof_per_seed * (seeds - 1)
+        critical, shift = stats.t.ppf(0.5 + confidence / 2, dof), effect / math.sqrt(variance / seeds)
+        chance = stats.nct.sf(critical, dof, shift) + stats.nct.cdf(-critical, dof, shift)
+        if not math.isfinite(chance):  # scipy's noncentral t fails at large shifts, where the normal holds
+            chance = stats.norm.sf(critical - shift) + stats.norm.cdf(-critical - shift)
+        return chance >= power
+
+    if variance == 0 or decides(2):
+        return 2
+    if not decides(MOST_SEEDS):
+        return MOST_SEEDS + 1
+    low, high = 2, MOST_SEEDS  # power rises with the seed count: decides(low) is False, decides(high) True
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if decides(middle) else (middle, high)
+    return high
 
 
 def format_percent(share: float) -> str:

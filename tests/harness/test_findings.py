@@ -147,6 +147,20 @@ def test_a_finding_is_contradicted_only_when_a_claim_is_at_its_bonferroni_level(
     assert finding_4_path_length(evidence(both)).status is CONTRADICTED
 
 
+def test_an_undecided_claim_says_how_many_seeds_would_decide_it_at_the_level_its_direction_needs():
+    c = [100.0, 102.0, 98.0, 101.0, 99.0]
+    higher = table1({"C": {"ppl": c}, "D": {"ppl": [106.0, 96.0, 108.0, 95.0, 105.0]}})  # against the claim
+    lower = table1({"C": {"ppl": c}, "D": {"ppl": [95.0, 108.0, 90.0, 104.0, 93.0]}}, column="LSUN Car")
+    finding = finding_4_path_length(evidence(pd.concat([higher, lower])))
+    assert [claim.outcome for claim in finding.claims] == [INCONCLUSIVE, INCONCLUSIVE]
+    against, along = (claim.numbers for claim in finding.claims)
+    assert "to decide it at 97.5%: about" in against  # a contradiction needs the finding's Bonferroni level
+    assert "to decide it at 95%: about" in along and "seeds per cell (80% power" in along
+    halved = table1({"C": {"ppl": c}, "D": {"ppl": [50.0, 51.0, 49.0, 50.5, 49.0]}})
+    decided = finding_4_path_length(evidence(halved))
+    assert "to decide it" not in decided.claims[0].numbers
+
+
 def test_a_true_finding_of_five_claims_is_called_contradicted_at_most_five_percent_of_the_time():
     """F3's "no harm" in all five columns with C = B in truth: each claim alone is falsely contradicted
     ("higher") 2.5% of the time, so about 12% of findings would be without the correction."""

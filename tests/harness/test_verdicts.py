@@ -8,6 +8,7 @@ from scipy import stats
 
 from harness.verdicts import (
     MARGINS,
+    MOST_SEEDS,
     ONE_SEED_MULTIPLE,
     Outcome,
     Sample,
@@ -18,6 +19,7 @@ from harness.verdicts import (
     margin_for,
     one_seed_multiple,
     published_verdict,
+    seeds_to_decide,
     t_interval,
 )
 
@@ -98,6 +100,42 @@ def test_paired_seeds_find_two_paired_standard_errors_as_often_as_the_power_pred
     assert low <= found <= high, f"found lower in {found}/{EXPERIMENTS}, expected {power:.3f} ({low}-{high})"
     # Unpaired (Welch), the shared seed effect, 10x the noise, hides the same difference: its power is ~4%.
     assert unpaired.count(Verdict.LOWER) <= binomial_range(0.05)[1] < found
+
+
+def paired_cells(effect_size: float, n: int = 40) -> tuple[Sample, Sample]:
+    """Two cells whose paired differences have mean `effect_size` and standard deviation 1 exactly."""
+    noise = np.random.default_rng(5).normal(size=n)
+    differences = (noise - noise.mean()) / noise.std(ddof=1) + effect_size
+    return Sample.keyed(np.full(n, 10.0), range(n)), Sample.keyed(10.0 + differences, range(n))
+
+
+@pytest.mark.parametrize("effect_size, seeds", [(0.8, 15), (0.5, 34), (0.2, 199)])
+def test_seeds_to_decide_match_the_textbook_paired_t_sample_sizes(effect_size, seeds):
+    """Two-sided paired t at 5% with 80% power: 15, 34 and 199 pairs for d = 0.8, 0.5, 0.2 (the
+    standard power tables, e.g. G*Power's one-sample t)."""
+    assert seeds_to_decide(*paired_cells(effect_size)) == seeds
+    assert seeds_to_decide(*paired_cells(-effect_size)) == seeds  # either direction
+
+
+def test_seeds_to_decide_give_the_stated_power_in_simulation():
+    baseline, other = paired_cells(0.5)
+    seeds = seeds_to_decide(baseline, other, confidence=0.99)
+    rng, found = np.random.default_rng(6), []
+    for n in (seeds - 1, seeds):
+        differences = rng.normal(0.5, 1.0, size=(4000, n))
+        t = differences.mean(axis=1) / (differences.std(axis=1, ddof=1) / math.sqrt(n))
+        found.append(float(np.mean(np.abs(t) > stats.t.ppf(0.995, n - 1))))
+    assert found[0] < 0.8 + 0.02 and abs(found[1] - 0.8) < 0.02, (seeds, found)
+
+
+def test_seeds_to_decide_need_a_spread_and_a_difference():
+    one = Sample(values=(1.0,))
+    assert seeds_to_decide(one, Sample(values=(2.0, 3.0))) is None  # one seed: no spread to plan with
+    assert seeds_to_decide(Sample.keyed([1.0], [0]), Sample.keyed([2.0], [0])) is None  # one seed, paired
+    assert seeds_to_decide(Sample(values=(1.0, 2.0)), Sample(values=(2.0, 1.0))) is None  # no difference
+    assert seeds_to_decide(*paired_cells(0.01)) == MOST_SEEDS + 1
+    # Unpaired, both variances 1 and d = 0.5: the two-sample t's textbook 64 per group (paired: 34).
+    assert seeds_to_decide(Sample(values=(0.0, 1.0, 2.0)), Sample(values=(0.5, 1.5, 2.5))) == 64
 
 
 def test_paired_equal_cells_are_rarely_lower():

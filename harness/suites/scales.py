@@ -243,8 +243,8 @@ SCALES: dict[str, Scale] = {
         fid_samples=1024,
         ppl_samples=256,
         # The seed spread is large at this size. With 5 seeds, lazy R1's C - B FID (+162, paired SD 124)
-        # stayed undecided at its finding's 97.5%; 8 seeds resolve an effect that size
-        # (t x SD / sqrt(8) = 125).
+        # stayed undecided at its finding's 97.5%; with 8 the interval's half-width, t x SD / sqrt(8) = 125,
+        # is below an effect that size. The report sizes each claim still undecided (seeds_to_decide).
         seeds=8,
         max_evaluations=2,
         suites=("table1", "table2"),

@@ -23,7 +23,9 @@ from harness.verdicts import (
     Outcome,
     Sample,
     Verdict,
+    accepts,
     compare,
+    direction_of,
     format_number,
     format_percent,
     judge,
@@ -57,9 +59,7 @@ class Claim:
         if self.outcome is not Outcome.INCONCLUSIVE or self.samples is None:
             return self
         baseline, other = self.samples
-        direction = LOWER if other.mean < baseline.mean else HIGHER
-        accepted = {self.accepted} if isinstance(self.accepted, Verdict) else set(self.accepted)
-        confidence = CONFIDENCE if direction in accepted else level
+        confidence = CONFIDENCE if accepts(self.accepted, direction_of(other.mean - baseline.mean)) else level
         seeds = seeds_to_decide(baseline, other, confidence)
         if seeds is None:
             return self

@@ -73,23 +73,22 @@ def lowest_fid_snapshot(rows: Iterable[dict]) -> float | None:
     snapshot any row measured; without rows, None.
     """
     rows = list(rows)
-    fid = {kimg: _first_evaluation(row) for kimg, row in _choice_rows(rows).items()}
-    fid = {kimg: value for kimg, value in fid.items() if value is not None}
+    fid = _choice_fids(rows)
     if fid:
         return min(fid, key=lambda kimg: (fid[kimg], kimg))
     return max((row["snapshot_kimg"] for row in rows if row.get("snapshot_kimg") is not None), default=None)
 
 
-def _choice_rows(rows: list[dict]) -> dict[float, dict]:
-    """snapshot kimg -> the FID row deciding its place in the choice: fewest evaluations, the latest."""
-    chosen: dict[float, dict] = {}
+def _choice_fids(rows: list[dict]) -> dict[float, float]:
+    """snapshot kimg -> the FID deciding its place in the choice: the first evaluation of its FID row
+    with the fewest evaluations, the latest such row."""
+    held: dict[float, tuple[int, float]] = {}  # kimg -> (evaluations, first evaluation)
     for row in rows:
-        if row.get("metric") != "fid" or _first_evaluation(row) is None:
-            continue
-        kimg, held = row["snapshot_kimg"], chosen.get(row["snapshot_kimg"])
-        if held is None or (row.get("repeats") or 1) <= (held.get("repeats") or 1):
-            chosen[kimg] = row
-    return chosen
+        fid = _first_evaluation(row) if row.get("metric") == "fid" else None
+        repeats, kimg = row.get("repeats") or 1, row.get("snapshot_kimg")
+        if fid is not None and (kimg not in held or repeats <= held[kimg][0]):
+            held[kimg] = (repeats, fid)
+    return {kimg: fid for kimg, (_, fid) in held.items()}
 
 
 def _first_evaluation(row: dict) -> float | None:

@@ -214,7 +214,7 @@ def compare(metric: str, baseline: Sample, other: Sample, confidence: float = CO
         # Zero spread (repeats that agreed exactly) measures no noise, so it cannot decide anything.
         threshold = one_seed_multiple(confidence) * spread if spread > 0 else None
         decided = threshold is not None and abs(difference) > threshold
-        verdict = _direction(difference) if decided else Verdict.INCONCLUSIVE
+        verdict = direction_of(difference) if decided else Verdict.INCONCLUSIVE
         return Comparison(verdict=verdict, threshold=threshold, **common)
     differences = paired_differences(baseline, other)
     direction, equivalence = (_paired_interval(differences, level) if differences is not None
@@ -223,7 +223,7 @@ def compare(metric: str, baseline: Sample, other: Sample, confidence: float = CO
     if -margin <= equivalence[0] and equivalence[1] <= margin:
         verdict = Verdict.ABOUT_EQUAL
     elif direction[0] > 0 or direction[1] < 0:
-        verdict = _direction(difference)
+        verdict = direction_of(difference)
     else:
         verdict = Verdict.INCONCLUSIVE
     return Comparison(verdict=verdict, paired=differences is not None, interval=direction,
@@ -304,7 +304,8 @@ def format_percent(share: float) -> str:
     return f"{share * 100:.3g}%"
 
 
-def _direction(difference: float) -> Verdict:
+def direction_of(difference: float) -> Verdict:
+    """LOWER for a negative difference, else HIGHER."""
     return Verdict.LOWER if difference < 0 else Verdict.HIGHER
 
 
@@ -316,7 +317,12 @@ def published_verdict(metric: str, baseline, value) -> Verdict | None:
     difference = value - baseline
     if abs(difference) <= margin_for(metric).width(baseline):
         return Verdict.ABOUT_EQUAL
-    return _direction(difference)
+    return direction_of(difference)
+
+
+def accepts(accepted, verdict: Verdict) -> bool:
+    """Whether `verdict` is one a claim accepting `accepted` (a Verdict or a set of them) accepts."""
+    return verdict in ({accepted} if isinstance(accepted, Verdict) else set(accepted))
 
 
 def judge(accepted, comparison: Comparison | None) -> Outcome:
@@ -324,10 +330,9 @@ def judge(accepted, comparison: Comparison | None) -> Outcome:
     {LOWER, ABOUT_EQUAL} for "no harm"), inconclusive when the rule could not decide, contradicted
     when it decided otherwise (the opposite direction, or about equal against a claimed change);
     not measured without a comparison."""
-    accepted = {accepted} if isinstance(accepted, Verdict) else set(accepted)
     if comparison is None:
         return Outcome.NOT_MEASURED
-    if comparison.verdict in accepted:
+    if accepts(accepted, comparison.verdict):
         return Outcome.REPRODUCED
     return Outcome.INCONCLUSIVE if comparison.verdict is Verdict.INCONCLUSIVE else Outcome.CONTRADICTED
 

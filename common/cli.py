@@ -73,7 +73,8 @@ def add_option_arguments(parser, cls: type[Options], *, only=None, skip=(), defa
         hint = hints[field.name]
         default = defaults.get(field.name, field_default(field))
         flag = "--" + field.name.replace("_", "-")
-        kwargs = {"dest": field.name, "help": docs.get(field.name)}
+        help_text = docs.get(field.name)  # argparse %-formats help, so a literal "10%" needs "%%"
+        kwargs = {"dest": field.name, "help": help_text and help_text.replace("%", "%%")}
         if default is REQUIRED:
             kwargs["required"] = True
         else:

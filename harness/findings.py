@@ -119,12 +119,14 @@ class Finding:
 
 @dataclass(frozen=True, kw_only=True)
 class Evidence:
-    """What the findings read: per-seed results, their per-cell summary, ticks, side-by-side speed."""
+    """What the findings read: per-seed results, their per-cell summary, ticks, side-by-side speed, and
+    whether each run learned (run -> harness.learning's verdict; a run not in it was not checked)."""
 
     results: pd.DataFrame
     cells: pd.DataFrame
     stats: pd.DataFrame
     speed: dict | None = None
+    learns: dict[str, bool] = field(default_factory=dict)
 
 
 def _combine(number: int, claim: str, claims: list[Claim]) -> Finding:
@@ -187,8 +189,20 @@ def cell_claims(evidence: Evidence, table: str, base: tuple, other: tuple, metri
         else:  # one row (a Table 2 G row), two D columns
             where, names = f"{column}, {base[0]}", (base[1], other[1])
         text = f"{where}: {LABELS[metric]} {names[1]} {RELATION[accepted]} {names[0]}"
-        claims.append(claim(text, metric, accepted, names, cell_sample(a, metric), cell_sample(b, metric)))
+        part = claim(text, metric, accepted, names, cell_sample(a, metric), cell_sample(b, metric))
+        claims.append(replace(part, numbers=part.numbers + _learned_runs(evidence, names, (a, b))))
     return claims
+
+
+def _learned_runs(evidence: Evidence, names: tuple[str, str], cells: tuple) -> str:
+    """'; runs that learned: A 6 of 8, B 8 of 8' for two cells whose runs were all checked, else ''
+    (a verdict on networks that did not learn compares runs far from what their configs reach)."""
+    runs = [cell["runs"] for cell in cells]
+    if not all(run in evidence.learns for members in runs for run in members):
+        return ""
+    counts = [f"{name} {sum(evidence.learns[run] for run in members)} of {len(members)}"
+              for name, members in zip(names, runs, strict=True)]
+    return f"; runs that learned: {', '.join(counts)}"
 
 
 def _or_missing(claims: list[Claim], what: str) -> list[Claim]:
@@ -352,7 +366,10 @@ FINDINGS = (
 )
 
 
-def evaluate_findings(results: pd.DataFrame, stats: pd.DataFrame, speed: dict | None = None) -> list[Finding]:
-    """All seven findings of SPEC.md section 6, in order, from load_results / load_stats / load_speed."""
-    evidence = Evidence(results=results, cells=summarize_cells(results), stats=stats, speed=speed)
+def evaluate_findings(results: pd.DataFrame, stats: pd.DataFrame, speed: dict | None = None,
+                      learning=()) -> list[Finding]:
+    """All seven findings of SPEC.md section 6, in order, from load_results / load_stats / load_speed
+    and harness.learning's checks (`learning`: each claim between cells then counts the runs that learned)."""
+    evidence = Evidence(results=results, cells=summarize_cells(results), stats=stats, speed=speed,
+                        learns={check.run: check.learns for check in learning})
     return [finding(evidence) for finding in FINDINGS]

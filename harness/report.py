@@ -341,6 +341,7 @@ def build_context(results_root: Path | str = "results") -> dict:
     cells, speed, suites = summarize_cells(results), _load_speed_or_warn(root), load_suites(root)
     runs = results.drop_duplicates("run") if not results.empty else results
     metric_rows = load_metric_rows(root)
+    learning = learning_checks(metric_rows, results)
     columns = ["table", "row", "column", "subcolumn", "seed", "run_id", "status", "dataset", "kimg",
                "snapshot_kimg", "wall_s", "img_per_s", "energy_j", "error"]
     datasets = ["paper_dataset", "dataset", "dataset_source", "dataset_resolution", "dataset_num_images",
@@ -348,9 +349,9 @@ def build_context(results_root: Path | str = "results") -> dict:
     return {
         "title": "StyleGAN2 ablations: reproduction report",
         "tables": build_tables(published, cells),
-        "findings": evaluate_findings(results, stats, speed),
+        "findings": evaluate_findings(results, stats, speed, learning),
         "rule": rule_context(cells),
-        "learning": learning_checks(metric_rows, results),
+        "learning": learning,
         "learning_rule": {"ratio": LEARNING_RATIO, "early_fraction": EARLY_FRACTION},
         "figures_list": _figure_views(results, stats, metric_rows, speed),
         "samples": _sample_groups(root, results),

@@ -1,5 +1,7 @@
 """Findings of SPEC.md section 6 on constructed per-seed data: every outcome of every finding."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,6 +161,18 @@ def test_an_undecided_claim_says_how_many_seeds_would_decide_it_at_the_level_its
     halved = table1({"C": {"ppl": c}, "D": {"ppl": [50.0, 51.0, 49.0, 50.5, 49.0]}})
     decided = finding_4_path_length(evidence(halved))
     assert "to decide it" not in decided.claims[0].numbers
+
+
+def test_a_claim_between_cells_counts_the_runs_that_learned():
+    results = table1({"C": {"ppl": seeds(240.0)}, "D": {"ppl": seeds(150.0)}})
+    learns = dict.fromkeys(results["run"], True) | {"table1/C/None/FFHQ/seed1": False}
+    checked = replace(evidence(results), learns=learns)
+    (part,) = finding_4_path_length(checked).claims
+    assert part.outcome is REPRODUCED  # the count is stated beside the verdict, which it does not change
+    assert part.numbers.endswith("; runs that learned: C 2 of 3, D 3 of 3")
+    del learns["table1/D/None/FFHQ/seed2"]  # a run without a check: no count rather than a partial one
+    assert "learned" not in finding_4_path_length(replace(checked, learns=learns)).claims[0].numbers
+    assert "learned" not in finding_4_path_length(evidence(results)).claims[0].numbers
 
 
 def test_a_true_finding_of_five_claims_is_called_contradicted_at_most_five_percent_of_the_time():

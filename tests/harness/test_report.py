@@ -130,6 +130,7 @@ def test_report_has_tables_figures_and_escapes_names(rendered):
     assert html.count(f"FFHQ: {FFHQ_MIRROR_NOTE}.") == 1  # once for the suites that share a scale
     assert 'id="learning-check"' in html and f"<strong>{learned} of {len(checks)} runs</strong>" in html
     assert html.count("<td>yes</td>") + html.count("<td>no</td>") >= len(checks) > 0
+    assert "runs that learned: A " in html  # the findings' claims count them from the same checks
 
 
 def test_no_banner_when_every_metric_is_comparable(results_tree):

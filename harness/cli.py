@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.debug:
         os.environ["HARNESS_DEBUG"] = "1"
-    from harness.rundir import RunLockedError
+    from harness.runlock import RunLockedError
 
     try:
         return int(args._module.run(args) or 0)

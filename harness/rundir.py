@@ -18,30 +18,16 @@ A run is `done` when summary.json says so, `resumable` when it is not done and h
 else `fresh` (what a killed attempt left before its first checkpoint is cleared by training).
 The snapshot a run reports is the one with the lowest FID (`lowest_fid_snapshot`).
 
-The lock: `<run>/.lock` is locked with fcntl.flock (exclusive, non-blocking) for as long as a
-process trains or measures the run; the operating system releases it when that process exits,
-however it dies, so a SIGKILLed owner never leaves a run stuck. While held, the file names the
-owner (pid, host, start time, command) so that a second process can say who has the run; the file
-itself stays (empty once released), since deleting a lock file races with the next owner. Within
-one process the lock is re-entrant (`train` inside a suite task that holds it already). flock
-works on local file systems; on NFS it depends on the server (Linux NFSv4 maps it to byte-range
-locks).
+The lock on `<run>/.lock` (held while a process trains or measures the run): harness.runlock.
 """
 
 import contextlib
-import datetime
 import enum
-import json
 import math
-import os
-import socket
-import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from common.io import (
-    WriteError,
     append_jsonl_line,
     read_json_object,
     read_jsonl,
@@ -49,11 +35,7 @@ from common.io import (
     write_json_atomic,
     write_jsonl_atomic,
 )
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; runs there are not protected
-    fcntl = None
+from harness.runlock import LOCK_FILE, lock_owner, run_lock
 
 
 class RunState(enum.Enum):
@@ -132,7 +114,7 @@ class RunDir:
     SAMPLES = "samples.png"  # in figures/: the sample grid of the lowest-FID snapshot
     SAMPLES_FIRST = "samples_first.png"  # the same latents at the first snapshot
     FEATURE_MAPS = "feature_maps.npy"  # Figure 1's view of droplets at the lowest-FID snapshot
-    LOCK = ".lock"
+    LOCK = LOCK_FILE
     PPL_DISTANCES_PATTERN = "ppl_distances_*.npy"
     # A folder holding any of these is a run directory.
     MARKERS = (CONFIG, OPTIONS, SUMMARY, STATS, METRICS)
@@ -353,104 +335,3 @@ class RunDir:
 
 def _count_lines(path: Path) -> int:
     return sum(1 for line in path.read_bytes().splitlines() if line.strip())
-
-
-# The lock (module docstring) ------------------------------------------------------------------
-
-_held: dict[str, list[int]] = {}  # resolved lock path -> [file descriptor, depth]
-_held_guard = threading.Lock()
-
-
-class RunLockedError(RuntimeError):
-    """Another process holds the run directory's lock; the message names the run and the owner."""
-
-    def __init__(self, run_dir: Path, owner: str):
-        self.run_dir, self.owner = run_dir, owner
-        super().__init__(f"{run_dir} is in use by {owner}; wait for it to finish (or stop that process) "
-                         f"and run the same command again")
-
-
-def _describe(record: dict) -> str:
-    if not record.get("pid"):
-        return "another process (it has just started)"
-    return (f"process {record['pid']} on {record.get('host', '?')} since {record.get('since', '?')} "
-            f"({record.get('command', '?')})")
-
-
-def _read_owner(handle: int) -> str:
-    try:
-        return _describe(json.loads(os.pread(handle, 1 << 16, 0) or b"{}"))
-    except (OSError, ValueError):
-        return _describe({})
-
-
-def _open(lock_path: Path) -> int:
-    """The lock file's descriptor; a run folder that cannot be written fails here, before any work."""
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-        if not os.access(lock_path.parent, os.W_OK):
-            os.close(handle)
-            raise PermissionError(13, "Permission denied")
-        return handle
-    except OSError as error:
-        raise WriteError(f"cannot write the run folder {lock_path.parent} ({error.strerror or error}); "
-                         f"choose another --out (or --results) or make it writable") from error
-
-
-def lock_owner(run_dir: Path | str) -> str | None:
-    """Who holds `run_dir`'s lock, or None when nobody else does (this process holding it counts as none)."""
-    lock_path = Path(run_dir) / RunDir.LOCK
-    if fcntl is None or not lock_path.exists() or str(lock_path.resolve()) in _held:
-        return None
-    handle = os.open(lock_path, os.O_RDONLY)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return _read_owner(handle)
-    finally:
-        os.close(handle)  # also releases the probe's shared lock
-    return None
-
-
-@contextlib.contextmanager
-def run_lock(run_dir: Path | str) -> Iterator[Path]:
-    """Hold `<run_dir>/.lock` for the block; raises RunLockedError when another process has it.
-
-    Under torchrun only rank 0 takes it (every rank of one run shares the run directory).
-    """
-    run_dir = Path(run_dir)
-    if fcntl is None or os.environ.get("RANK", "0") != "0":
-        yield run_dir
-        return
-    lock_path = run_dir / RunDir.LOCK
-    handle = _open(lock_path)
-    key = str(lock_path.resolve())
-    with _held_guard:
-        if key in _held:  # re-entered in this process
-            os.close(handle)
-            _held[key][1] += 1
-            handle = None
-        else:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                owner = _read_owner(handle)
-                os.close(handle)
-                raise RunLockedError(run_dir, owner) from None
-            _held[key] = [handle, 1]
-            record = {"pid": os.getpid(), "host": socket.gethostname(),
-                      "since": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                      "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:300]}
-            os.ftruncate(handle, 0)
-            os.pwrite(handle, (json.dumps(record) + "\n").encode(), 0)
-    try:
-        yield run_dir
-    finally:
-        with _held_guard:
-            entry = _held[key]
-            entry[1] -= 1
-            if entry[1] == 0:
-                del _held[key]
-                os.ftruncate(entry[0], 0)  # while still held: the next owner writes its own record
-                os.close(entry[0])  # releases the lock

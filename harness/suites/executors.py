@@ -7,7 +7,7 @@ preemption, or a suite that is started again, continues where it stopped.
 
 Results land in the results root directly (a filesystem every task can write), or, with
 `stage_dir`, each task writes into `<stage_dir>/<run-id>/` and the driver merges the finished
-ones into the root with `harness.results.merge_results` once all tasks have ended.
+ones into the root with `harness.results_merge.merge_results` once all tasks have ended.
 
 Runs are seeded, so an executor changes only where a run happens, not its numbers, given the same
 torch thread count per task (the thread count changes float summation order: ~1e-7).
@@ -88,7 +88,7 @@ def finish(runs: Sequence[PlannedRun], errors: dict[str, str], results_root: Pat
     """Merge the staged finished runs into the results root; raise RunsFailed if any run failed."""
     finished = [run.run_id for run in runs if run.run_id not in errors]
     if stage_dir is not None and finished:
-        from harness.results import merge_results
+        from harness.results_merge import merge_results
 
         merge_results([Path(stage_dir) / run_id for run_id in finished], results_root)
     if errors:

@@ -11,7 +11,8 @@ whole suite through an executor; this module imports neither.
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.rundir import RunDir, RunLockedError, RunState, run_lock
+from harness.rundir import RunDir, RunState
+from harness.runlock import RunLockedError, run_lock
 from harness.suites.scales import PAPER_CONTENT_HEIGHT, Scale, resolve_dataset
 from harness.suites.tables import DATASET_SETTINGS, SUITES, Suite, run_id
 

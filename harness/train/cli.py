@@ -19,10 +19,10 @@ from common.cli import add_option_arguments, option_values
 from common.options import parse_assignment
 from harness.cli import user_error
 from harness.distributed import RankFailureError
+from harness.runlock import RunLockedError
 from harness.train.loop import NonFiniteError, train
 from harness.train.options import TrainOptions
 from harness.train.performance import PerformanceOptions
-from harness.train.rundir import RunLockedError
 
 # Config fields with a flag of their own (default None: the preset's value); any field via --set.
 CONFIG_FLAGS = ("resolution", "width_multiplier", "batch_size", "impl")

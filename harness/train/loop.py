@@ -19,7 +19,8 @@ import torch
 import variants
 from harness.data import open_dataset
 from harness.distributed import Distributed, Shard, ShardedNoise, check_batches, process_group
-from harness.rundir import RunDir, run_lock
+from harness.rundir import RunDir
+from harness.runlock import run_lock
 from harness.train import losses, rundir
 from harness.train.batches import DataOrder, prepare_reals
 from harness.train.checkpoint import load_checkpoint, restore_rng_states, rng_states
@@ -294,7 +295,7 @@ def torch_settings(options: TrainOptions):
 def train(options: TrainOptions) -> Path:
     """Train `options.config` for `options.kimg` thousand images; returns the run directory.
 
-    Holds the run directory's lock throughout (harness.rundir.run_lock). Under torchrun (WORLD_SIZE > 1)
+    Holds the run directory's lock throughout (harness.runlock.run_lock). Under torchrun (WORLD_SIZE > 1)
     every rank runs this; see harness/distributed.py.
     """
     run_dir = options.out_dir

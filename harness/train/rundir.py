@@ -1,4 +1,4 @@
-"""Training's side of the run directory (harness.rundir.RunDir holds the contract and the lock):
+"""Training's side of the run directory (harness.rundir.RunDir holds the contract, harness.runlock the lock):
 whether to resume, what an earlier attempt left, and the metadata a run starts with.
 """
 
@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from harness.environment import collect_environment
-from harness.rundir import RunDir, RunLockedError, run_lock  # noqa: F401 (RunLockedError: raised through train)
+from harness.rundir import RunDir
 from harness.train.options import TrainOptions
 
 # Options that must match when a run is resumed (the budget and intervals may change).

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from common.io import CorruptFileError
-from harness.rundir import RunDir, RunLockedError, RunState, lock_owner, lowest_fid_snapshot, run_lock
+from harness.rundir import RunDir, RunState, lowest_fid_snapshot
+from harness.runlock import RunLockedError, lock_owner, run_lock
 from tests.harness.fixtures import metric_row, write_lines
 
 
@@ -141,7 +142,7 @@ def test_outputs_are_described_and_listed(tmp_path):
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from harness.rundir import run_lock
+    from harness.runlock import run_lock
     with run_lock(sys.argv[1]):
         print("locked", flush=True)
         time.sleep(600)

@@ -14,7 +14,8 @@ from safetensors.torch import load_file
 import variants
 from common.io import append_jsonl_line, read_jsonl
 from harness.cli import main as harness_main
-from harness.rundir import RunDir, lock_owner
+from harness.rundir import RunDir
+from harness.runlock import lock_owner
 from harness.train import NonFiniteError, TrainOptions, train
 from harness.train.rundir import RunDirError
 from tests.harness.train.test_train_cli import train_args

@@ -238,7 +238,7 @@ def test_recipe_add_a_suite(tmp_path, monkeypatch):
     import pandas as pd
 
     from harness.published import Comparison, PublishedValue, load_published
-    from harness.report import build_tables
+    from harness.report_tables import build_tables
 
     published = load_published()
     layout = {"title": "Toy table", "rows": [["baseline", "config E"], ["no lazy R1", "config B"]],

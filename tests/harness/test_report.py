@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 from PIL import Image
 
-from harness import report
+from harness import report, report_tables
 from harness.cells import summarize_cells
 from harness.findings import evaluate_findings
 from harness.learning import learning_checks
@@ -56,7 +56,7 @@ INDEX = {(column, metric): i for i, (column, metric) in
 
 
 def table1_rows(root) -> dict:
-    table = report.build_table(load_published(), summarize_cells(load_results(root)), "table1")
+    table = report_tables.build_table(load_published(), summarize_cells(load_results(root)), "table1")
     return {row.label.split()[0]: row for row in table.rows}
 
 

@@ -21,7 +21,7 @@ from common.io import CorruptFileError, write_text_atomic
 from harness import figures
 from harness.cells import in_paper_order, summarize_cells
 from harness.findings import evaluate_findings
-from harness.learning import EARLY_FRACTION, LEARNING_RATIO, learning_checks
+from harness.learning import EARLY_FRACTION, LEARNING_RATIO, learning_by_cell, learning_checks
 from harness.published import load_published
 from harness.report_tables import build_tables
 from harness.results import (
@@ -233,6 +233,7 @@ def build_context(results_root: Path | str = "results") -> dict:
         "findings": evaluate_findings(results, stats, speed, learning),
         "rule": rule_context(cells),
         "learning": learning,
+        "learning_cells": learning_by_cell(learning, cells),
         "learning_rule": {"ratio": LEARNING_RATIO, "early_fraction": EARLY_FRACTION},
         "figures_list": _figure_views(results, stats, metric_rows, speed),
         "samples": _sample_groups(root, results),

@@ -131,6 +131,7 @@ def test_report_has_tables_figures_and_escapes_names(rendered):
     assert 'id="learning-check"' in html and f"<strong>{learned} of {len(checks)} runs</strong>" in html
     assert html.count("<td>yes</td>") + html.count("<td>no</td>") >= len(checks) > 0
     assert "runs that learned: A " in html  # the findings' claims count them from the same checks
+    assert 'id="learning-by-cell"' in html and "<td>A (FFHQ)</td>" in html
 
 
 def test_no_banner_when_every_metric_is_comparable(results_tree):

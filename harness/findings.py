@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from harness.cells import cell_sample, find_cell, summarize_cells
+from harness.learning import count_learned, learns_by_run
 from harness.published import load_published
 from harness.verdicts import (
     CONFIDENCE,
@@ -197,12 +198,12 @@ def cell_claims(evidence: Evidence, table: str, base: tuple, other: tuple, metri
 def _learned_runs(evidence: Evidence, names: tuple[str, str], cells: tuple) -> str:
     """'; runs that learned: A 6 of 8, B 8 of 8' for two cells whose runs were all checked, else ''
     (a verdict on networks that did not learn compares runs far from what their configs reach)."""
-    runs = [cell["runs"] for cell in cells]
-    if not all(run in evidence.learns for members in runs for run in members):
+    counts = [(name, *count_learned(evidence.learns, cell["runs"]), len(cell["runs"]))
+              for name, cell in zip(names, cells, strict=True)]
+    if any(checked < total for _, _, checked, total in counts):
         return ""
-    counts = [f"{name} {sum(evidence.learns[run] for run in members)} of {len(members)}"
-              for name, members in zip(names, runs, strict=True)]
-    return f"; runs that learned: {', '.join(counts)}"
+    learned = ", ".join(f"{name} {count} of {total}" for name, count, _, total in counts)
+    return f"; runs that learned: {learned}"
 
 
 def _or_missing(claims: list[Claim], what: str) -> list[Claim]:
@@ -371,5 +372,5 @@ def evaluate_findings(results: pd.DataFrame, stats: pd.DataFrame, speed: dict | 
     """All seven findings of SPEC.md section 6, in order, from load_results / load_stats / load_speed
     and harness.learning's checks (`learning`: each claim between cells then counts the runs that learned)."""
     evidence = Evidence(results=results, cells=summarize_cells(results), stats=stats, speed=speed,
-                        learns={check.run: check.learns for check in learning})
+                        learns=learns_by_run(learning))
     return [finding(evidence) for finding in FINDINGS]

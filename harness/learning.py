@@ -76,17 +76,28 @@ class CellLearning:
     checked: int
 
 
+def learns_by_run(checks: list[LearningCheck]) -> dict[str, bool]:
+    """run -> whether it learns; a run without a check is absent."""
+    return {check.run: check.learns for check in checks}
+
+
+def count_learned(learns: dict[str, bool], runs) -> tuple[int, int]:
+    """(runs that learn, runs checked) among `runs`, from learns_by_run."""
+    checked = [learns[run] for run in runs if run in learns]
+    return sum(checked), len(checked)
+
+
 def learning_by_cell(checks: list[LearningCheck], cells: pd.DataFrame) -> list[CellLearning]:
     """Per cell of `cells` (harness.cells.summarize_cells: table, row, column, subcolumn, runs), in
     its order, the count of its runs that learn; a run two tables share counts in both cells."""
-    learns = {check.run: check.learns for check in checks}
+    learns = learns_by_run(checks)
     counts = []
     for cell in cells.to_dict("records") if not cells.empty else []:
-        checked = [learns[run] for run in cell["runs"] if run in learns]
+        learned, checked = count_learned(learns, cell["runs"])
         if not checked:
             continue
         labels = (cell["row"], cell.get("subcolumn"))  # subcolumn: Table 2's D column, else None or NaN
         names = ", ".join(label for label in labels if isinstance(label, str) and label)
         counts.append(CellLearning(table=cell["table"], cell=f"{names} ({cell['column']})",
-                                   learned=sum(checked), checked=len(checked)))
+                                   learned=learned, checked=checked))
     return counts

@@ -131,3 +131,10 @@ def format_estimate(mean, half_width, n: int, digits: int) -> str | None:
         return None
     spread = f" ± {half_width:.{digits}f}" if as_number(half_width) is not None else ""
     return f"{mean:.{digits}f}{spread} (n={n})"
+
+
+def cell_label(cell, separator: str = " | ") -> str:
+    """A cell's row, with Table 2's D column after `separator` ("G original | D residual"); a cell
+    is a summarize_cells row (dict or Series)."""
+    subcolumn = cell.get("subcolumn")
+    return f"{cell['row']}{separator}{subcolumn}" if isinstance(subcolumn, str) else str(cell["row"])

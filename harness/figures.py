@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
-from harness.cells import in_paper_order
+from harness.cells import cell_label, in_paper_order
 from harness.findings import figure8_runs, run_shares
 from harness.rundir import RunDir, reported_fields
 from harness.verdicts import t_interval
@@ -106,12 +106,6 @@ def figure8_areas(results: pd.DataFrame, stats: pd.DataFrame) -> bytes | None:
         return _to_png(figure)
 
 
-def _cell_label(cell) -> str:
-    return (
-        f"{cell['row']} | {cell['subcolumn']}" if isinstance(cell.get("subcolumn"), str) else str(cell["row"])
-    )
-
-
 def metric_bars(cells: pd.DataFrame, table: str, metrics=("fid", "ppl")) -> bytes | None:
     """Bars of each metric per configuration from harness.cells.summarize_cells, one panel per
     metric x dataset column: the mean over training seeds, error bars the 95% CI over seeds (with
@@ -134,7 +128,7 @@ def metric_bars(cells: pd.DataFrame, table: str, metrics=("fid", "ppl")) -> byte
     with _style():
         figure, axes = _new_figure(4.0 * len(panels), 3.4, 1, len(panels))
         for ax, (metric, column, measured) in zip(axes[0], panels, strict=True):
-            labels = [_cell_label(cell) for _, cell in measured.iterrows()]
+            labels = [cell_label(cell) for _, cell in measured.iterrows()]
             values = measured[metric].astype(float).to_numpy()
             errors = [ci if _finite(ci) else std for ci, std in
                       zip(measured[f"{metric}_ci95"], measured[f"{metric}_eval_std"], strict=True)]

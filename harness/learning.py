@@ -66,16 +66,6 @@ def learning_checks(metric_rows: pd.DataFrame, results: pd.DataFrame) -> list[Le
     return sorted(checks, key=lambda check: check.run)
 
 
-@dataclass(frozen=True, kw_only=True)
-class CellLearning:
-    """How many of one table cell's runs (one per training seed) learn, of those checked."""
-
-    table: str
-    cell: str  # "A", "G original, D residual", with its dataset column: "A (LSUN Car)"
-    learned: int
-    checked: int
-
-
 def learns_by_run(checks: list[LearningCheck]) -> dict[str, bool]:
     """run -> whether it learns; a run without a check is absent."""
     return {check.run: check.learns for check in checks}
@@ -85,19 +75,3 @@ def count_learned(learns: dict[str, bool], runs) -> tuple[int, int]:
     """(runs that learn, runs checked) among `runs`, from learns_by_run."""
     checked = [learns[run] for run in runs if run in learns]
     return sum(checked), len(checked)
-
-
-def learning_by_cell(checks: list[LearningCheck], cells: pd.DataFrame) -> list[CellLearning]:
-    """Per cell of `cells` (harness.cells.summarize_cells: table, row, column, subcolumn, runs), in
-    its order, the count of its runs that learn; a run two tables share counts in both cells."""
-    learns = learns_by_run(checks)
-    counts = []
-    for cell in cells.to_dict("records") if not cells.empty else []:
-        learned, checked = count_learned(learns, cell["runs"])
-        if not checked:
-            continue
-        labels = (cell["row"], cell.get("subcolumn"))  # subcolumn: Table 2's D column, else None or NaN
-        names = ", ".join(label for label in labels if isinstance(label, str) and label)
-        counts.append(CellLearning(table=cell["table"], cell=f"{names} ({cell['column']})",
-                                   learned=learned, checked=checked))
-    return counts

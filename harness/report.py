@@ -19,9 +19,16 @@ import pandas as pd
 
 from common.io import CorruptFileError, write_text_atomic
 from harness import figures
-from harness.cells import in_paper_order, summarize_cells
+from harness.cells import cell_label, in_paper_order, summarize_cells
 from harness.findings import evaluate_findings
-from harness.learning import EARLY_FRACTION, LEARNING_RATIO, learning_by_cell, learning_checks
+from harness.learning import (
+    EARLY_FRACTION,
+    LEARNING_RATIO,
+    LearningCheck,
+    count_learned,
+    learning_checks,
+    learns_by_run,
+)
 from harness.published import load_published
 from harness.report_tables import build_tables
 from harness.results import (
@@ -138,6 +145,29 @@ def _figure_views(results: pd.DataFrame, stats: pd.DataFrame, metric_rows: pd.Da
              "Configurations with and without path length regularisation.",
              figures.ppl_histograms(results)),
     ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CellLearning:
+    """How many of one table cell's runs (one per training seed) learn, of those checked."""
+
+    table: str
+    cell: str  # "G original, D residual (LSUN Car)": row, Table 2's D column, dataset column
+    learned: int
+    checked: int
+
+
+def learning_by_cell(checks: list[LearningCheck], cells: pd.DataFrame) -> list[CellLearning]:
+    """Per cell of `cells` (summarize_cells), in its order, the count of its runs that learn
+    (harness.learning); a run two tables share counts in both cells, a cell with no check is left out."""
+    learns = learns_by_run(checks)
+    counts = []
+    for cell in cells.to_dict("records") if not cells.empty else []:
+        learned, checked = count_learned(learns, cell["runs"])
+        if checked:
+            label = f"{cell_label(cell, ', ')} ({cell['column']})"
+            counts.append(CellLearning(table=cell["table"], cell=label, learned=learned, checked=checked))
+    return counts
 
 
 def coverage(suites: list[dict], results: pd.DataFrame, cells: pd.DataFrame) -> list[dict]:

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from harness.learning import check_run, learning_by_cell, learning_checks
+from harness.learning import check_run, learning_checks
 
 
 def test_the_early_snapshot_is_the_first_after_ten_percent_of_the_budget():
@@ -34,17 +34,3 @@ def test_checks_read_the_fid_rows_of_every_run_and_its_budget():
     assert [(check.run, check.ratio, check.learns) for check in checks] == [("t1/a", 0.4, True),
                                                                               ("t1/b", 0.8, False)]
     assert learning_checks(pd.DataFrame(columns=["run"]), results) == []
-
-
-def test_counts_per_cell_cover_shared_runs_in_every_cell_and_skip_unchecked_cells():
-    checks = [check_run("t1/E", {1.0: 2000.0, 10.0: 900.0}, budget_kimg=10),
-              check_run("t2/x", {1.0: 2000.0, 10.0: 1500.0}, budget_kimg=10)]
-    cells = pd.DataFrame([
-        dict(table="table1", row="E", column="FFHQ", subcolumn=None, runs=("t1/E",)),
-        dict(table="table2", row="G output skips", column="FFHQ", subcolumn="D residual",
-             runs=("t1/E", "t2/x")),
-        dict(table="table3", row="A", column="LSUN Cat", subcolumn=float("nan"), runs=("t3/never-measured",)),
-    ])
-    counts = learning_by_cell(checks, cells)
-    assert [(c.table, c.cell, c.learned, c.checked) for c in counts] == [
-        ("table1", "E (FFHQ)", 1, 1), ("table2", "G output skips, D residual (FFHQ)", 1, 2)]

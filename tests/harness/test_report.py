@@ -8,13 +8,14 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 from PIL import Image
 
 from harness import report, report_tables
 from harness.cells import summarize_cells
 from harness.findings import evaluate_findings
-from harness.learning import learning_checks
+from harness.learning import check_run, learning_checks
 from harness.published import load_published
 from harness.results import load_metric_rows, load_results, load_stats
 from harness.verdicts import Outcome
@@ -258,3 +259,17 @@ def test_suites_at_the_same_scale_show_their_values_and_dataset_notes_once():
     assert first["scale_values"] == {"kimg": 20}
     assert first["dataset_notes"] == [("FFHQ", "x-flipped reals are not mirrored by the metrics")]
     assert second["suites"] == [("table3", None)] and second["dataset_notes"] == first["dataset_notes"]
+
+
+def test_counts_per_cell_cover_shared_runs_in_every_cell_and_skip_unchecked_cells():
+    checks = [check_run("t1/E", {1.0: 2000.0, 10.0: 900.0}, budget_kimg=10),
+              check_run("t2/x", {1.0: 2000.0, 10.0: 1500.0}, budget_kimg=10)]
+    cells = pd.DataFrame([
+        dict(table="table1", row="E", column="FFHQ", subcolumn=None, runs=("t1/E",)),
+        dict(table="table2", row="G output skips", column="FFHQ", subcolumn="D residual",
+             runs=("t1/E", "t2/x")),
+        dict(table="table3", row="A", column="LSUN Cat", subcolumn=float("nan"), runs=("t3/never-measured",)),
+    ])
+    counts = report.learning_by_cell(checks, cells)
+    assert [(c.table, c.cell, c.learned, c.checked) for c in counts] == [
+        ("table1", "E (FFHQ)", 1, 1), ("table2", "G output skips, D residual (FFHQ)", 1, 2)]

@@ -50,6 +50,9 @@ class Config(Options):
         runtime weight scale, one noise strength per channel.
     resolution: image size (a power of two >= 4).
     content_height: None = square; LSUN Car: 384 rows of 512, the rest black bars.
+    img_channels: 3 (RGB) or 1 (grayscale). Training sets it from the dataset, as the official
+        code builds G and D with its dataset's channel count (stylegan2-ada-pytorch train.py:
+        img_channels=training_set.num_channels; TF StyleGAN2 training_loop.py: num_channels).
     width_multiplier: scale every layer's feature maps.
     mapping_lr_mult: learning-rate multiplier of the mapping network f (0.01).
     w_avg_beta: decay of the running average of w used for truncation.
@@ -74,6 +77,7 @@ class Config(Options):
     # Image size and widths.
     resolution: int = 1024
     content_height: int | None = None
+    img_channels: int = 3
     width_multiplier: float = 1.0
     fmap_base: int = 16384
     fmap_max: int = 512
@@ -126,6 +130,9 @@ class Config(Options):
                 f"style_block='adain' with g_arch='original' and d_arch='original' (got "
                 f"style_block={self.style_block!r}, g_arch={self.g_arch!r}, d_arch={self.d_arch!r}); "
                 f"use layer_family='stylegan2'")
+        if self.img_channels not in (1, 3):
+            raise ValueError(f"config {self.name!r}: img_channels must be 1 (grayscale) or 3 (RGB), "
+                             f"got {self.img_channels!r}")
         if self.ema_rampup is not None and not self.ema_rampup > 0:
             raise ValueError(f"config {self.name!r}: ema_rampup must be > 0 or None (off), "
                              f"got {self.ema_rampup!r}")

@@ -35,11 +35,11 @@ class DiscriminatorBlock(nn.Module):
     """One resolution of D: [N, C, r, r] -> [N, C', r/2, r/2]; optional FromRGB for an image at r."""
 
     def __init__(self, channels: int, out_channels: int, *, resolution: int, has_fromrgb: bool,
-                 residual: bool, conv_clamp: float | None, family: str, impl: str) -> None:
+                 residual: bool, img_channels: int, conv_clamp: float | None, family: str, impl: str) -> None:
         super().__init__()
         self.resolution = resolution
         kwargs = dict(conv_clamp=conv_clamp, family=family, impl=impl)
-        self.fromrgb = FromRGB(channels, **kwargs) if has_fromrgb else None
+        self.fromrgb = FromRGB(channels, img_channels=img_channels, **kwargs) if has_fromrgb else None
         self.conv0 = ConvLayer(channels, channels, 3, activation="lrelu", **kwargs)
         self.conv1 = ConvLayer(channels, out_channels, 3, activation="lrelu", down=2, **kwargs)
         self.skip = ConvLayer(channels, out_channels, 1, bias=False, down=2, impl=impl) if residual else None
@@ -55,10 +55,10 @@ class DiscriminatorEpilogue(nn.Module):
     """4x4 features [N, C, 4, 4] -> logits [N, 1]: mbstd, 3x3 conv, dense, dense."""
 
     def __init__(self, channels: int, *, has_fromrgb: bool, mbstd_group: int, mbstd_channels: int,
-                 conv_clamp: float | None, family: str, impl: str) -> None:
+                 img_channels: int, conv_clamp: float | None, family: str, impl: str) -> None:
         super().__init__()
         kwargs = dict(conv_clamp=conv_clamp, family=family, impl=impl)
-        self.fromrgb = FromRGB(channels, **kwargs) if has_fromrgb else None
+        self.fromrgb = FromRGB(channels, img_channels=img_channels, **kwargs) if has_fromrgb else None
         self.mbstd = MinibatchStdDev(mbstd_group, mbstd_channels) if mbstd_channels > 0 else None
         self.conv = ConvLayer(channels + mbstd_channels, channels, 3, activation="lrelu", **kwargs)
         self.fc = DenseLayer(channels * 16, channels, activation="lrelu", family=family, impl=impl)
@@ -72,7 +72,8 @@ class DiscriminatorEpilogue(nn.Module):
 
 
 class Discriminator(GrowableMixin, UsesFusedOps):
-    """D: img [N, 3, R, R] -> logits [N, 1] at full resolution R, also while growing; in DISCRIMINATORS.
+    """D: img [N, C, R, R] (C: cfg.img_channels) -> logits [N, 1] at full resolution R, also while
+    growing; in DISCRIMINATORS.
 
     While growing at top resolution r (official: training/networks_stylegan2.py (TF StyleGAN2)
     D_stylegan and training/networks_stylegan.py D_basic, 'recursive' structure): the top block reads
@@ -96,7 +97,8 @@ class Discriminator(GrowableMixin, UsesFusedOps):
         self._growable = self.supports_growing and cfg.growing
         self._growth_start, self._growth = cfg.growing_start_res, Growth(cfg.resolution)
         self.register_buffer("resample_filter", make_resample_filter(), persistent=False)
-        kwargs = dict(conv_clamp=cfg.conv_clamp, family=cfg.layer_family, impl=impl)
+        kwargs = dict(img_channels=cfg.img_channels, conv_clamp=cfg.conv_clamp, family=cfg.layer_family,
+                      impl=impl)
         self.blocks = nn.ModuleList(
             DiscriminatorBlock(cfg.channels_at(res), cfg.channels_at(res // 2), resolution=res,
                                has_fromrgb=(self.input_skips or res == cfg.resolution
@@ -108,10 +110,11 @@ class Discriminator(GrowableMixin, UsesFusedOps):
             mbstd_group=cfg.mbstd_group, mbstd_channels=cfg.mbstd_channels, **kwargs)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        """img: [N, 3, R, R] at full resolution R -> logits [N, 1]."""
+        """img: [N, C, R, R] at full resolution R -> logits [N, 1]."""
         top, alpha, full = self._growth.resolution, self._growth.alpha, self.resolution
-        if img.ndim != 4 or img.shape[1] != 3 or img.shape[2:] != (full, full):
-            raise ValueError(f"{type(self).__name__} expects images [N, 3, {full}, {full}], "
+        channels = self.config.img_channels
+        if img.ndim != 4 or img.shape[1:] != (channels, full, full):
+            raise ValueError(f"{type(self).__name__} expects images [N, {channels}, {full}, {full}], "
                              f"got {list(img.shape)}")
         img = downscale_box(img, full // top)  # growing: the top level reads the R x R input averaged
         fading = self._growable and alpha < 1.0 and top > self._growth_start

@@ -40,7 +40,7 @@ RESIDUAL_GAIN = np.sqrt(0.5)
 class SynthesisTrace:
     """What `G.synthesis(..., return_trace=True)` reports beside the image.
 
-    rgb: {resolution: [N, 3, r, r]}, each ToRGB output before it is upsampled and summed.
+    rgb: {resolution: [N, C, r, r]}, each ToRGB output before it is upsampled and summed.
     features: {resolution: [N, C, r, r]}, the last feature map of each block that ran.
     """
 
@@ -72,7 +72,7 @@ class SynthesisBlock(nn.Module):
     """One resolution of g: [N, in, r/2, r/2] -> [N, out, r, r] (the 4x4 block starts from a constant)."""
 
     def __init__(self, in_channels: int, out_channels: int, *, resolution: int, w_dim: int,
-                 layer_cls: type[StyleLayer], residual: bool, has_torgb: bool,
+                 layer_cls: type[StyleLayer], residual: bool, has_torgb: bool, img_channels: int,
                  conv_clamp: float | None, family: str, impl: str) -> None:
         super().__init__()
         self.resolution = resolution
@@ -87,8 +87,9 @@ class SynthesisBlock(nn.Module):
                 layer_cls(out_channels, out_channels, resolution=resolution, **kwargs)])
         self.skip = (ConvLayer(in_channels, out_channels, 1, bias=False, up=2, impl=impl)
                      if residual and in_channels else None)
-        self.torgb = (ToRGB(out_channels, w_dim, modulated=layer_cls.modulated_torgb, conv_clamp=conv_clamp,
-                            impl=impl) if has_torgb else None)
+        self.torgb = (ToRGB(out_channels, w_dim, modulated=layer_cls.modulated_torgb,
+                            img_channels=img_channels, conv_clamp=conv_clamp, impl=impl)
+                      if has_torgb else None)
         self.num_conv = len(self.layers)
         self.torgb_uses_w = has_torgb and layer_cls.modulated_torgb
 
@@ -105,7 +106,8 @@ class SynthesisBlock(nn.Module):
 
 
 class SynthesisNetwork(GrowableMixin, UsesFusedOps):
-    """g: ws [N, num_ws, w_dim] -> img [N, 3, R, R] at full resolution R, also while growing.
+    """g: ws [N, num_ws, w_dim] -> img [N, C, R, R] (C: cfg.img_channels) at full resolution R, also
+    while growing.
 
     While growing at top resolution r (official: training/networks_stylegan2.py (TF StyleGAN2)
     G_synthesis_stylegan_revised and training/networks_stylegan.py G_synthesis, 'recursive' structure):
@@ -129,7 +131,8 @@ class SynthesisNetwork(GrowableMixin, UsesFusedOps):
             in_channels = 0 if res == 4 else cfg.channels_at(res // 2)
             block = SynthesisBlock(in_channels, cfg.channels_at(res), resolution=res, w_dim=cfg.w_dim,
                                    layer_cls=layer_cls, residual=residual, has_torgb=has_torgb,
-                                   conv_clamp=cfg.conv_clamp, family=cfg.layer_family, impl=impl)
+                                   img_channels=cfg.img_channels, conv_clamp=cfg.conv_clamp,
+                                   family=cfg.layer_family, impl=impl)
             blocks.append(block)
             offsets.append(offset)
             offset += block.num_conv
@@ -143,7 +146,7 @@ class SynthesisNetwork(GrowableMixin, UsesFusedOps):
         return block.torgb(x, w)
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "random", return_trace: bool = False):
-        """ws: [N, num_ws, w_dim]. Returns img [N, 3, R, R], or (img, SynthesisTrace) with return_trace."""
+        """ws: [N, num_ws, w_dim]. Returns img [N, C, R, R], or (img, SynthesisTrace) with return_trace."""
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.config.w_dim):
             raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.config.w_dim}], "
                              f"got {list(ws.shape)}")
@@ -206,7 +209,7 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, psi: float = 1.0, truncation_cutoff: int | None = None,
                 noise_mode: str = "random") -> torch.Tensor:
-        """z: [N, z_dim] -> img [N, 3, R, R] in about [-1, 1] (R: the full resolution, also while growing)."""
+        """z: [N, z_dim] -> img [N, C, R, R] in about [-1, 1] (R: the full resolution, also while growing)."""
         return self.synthesis(self.mapping(z, psi, truncation_cutoff), noise_mode=noise_mode)
 
     @property

@@ -265,7 +265,7 @@ class MinibatchStdDev(nn.Module):
 
 
 class ToRGB(UsesFusedOps):
-    """Features [N, C, r, r] -> RGB [N, 3, r, r] by a 1x1 conv plus bias.
+    """Features [N, C, r, r] -> image [N, img_channels, r, r] (3 RGB, 1 grayscale) by a 1x1 conv plus bias.
 
     modulated=True (StyleGAN2): the conv is modulated by the style of w, not demodulated.
     modulated=False (StyleGAN, AdaIN generators): a plain equalised-lr 1x1 conv; w is ignored.
@@ -293,7 +293,7 @@ class ToRGB(UsesFusedOps):
 
 
 class FromRGB(ConvLayer):
-    """RGB [N, 3, r, r] -> features [N, C, r, r]: 1x1 conv, bias, leaky ReLU."""
+    """Image [N, img_channels, r, r] (3 RGB, 1 gray) -> features [N, C, r, r]: 1x1 conv, bias, lrelu."""
 
     def __init__(self, out_channels: int, *, img_channels: int = 3, conv_clamp: float | None = None,
                  family: str = "stylegan2", impl: str = "auto") -> None:

@@ -57,6 +57,7 @@ class ImageSource(Protocol):
     licence: str
     attribution: str
     looked_for: str    # for the empty-dataset error: what kind of files were searched
+    channels: int      # 3 (RGB), or 1 for a grayscale source; every image it yields has this many
 
     def identity(self) -> dict[str, Any]:
         """JSON-able description of the input bytes; it changes whenever the images may."""
@@ -66,7 +67,7 @@ class ImageSource(Protocol):
 
     def iter_images(self, resolution: int, content_height: int | None,
                     skips: SkipLog) -> Iterator[np.ndarray]:
-        """Yield uint8 images [3, H, W] or chunks [k, 3, H, W] in a fixed order; bad ones go to skips."""
+        """Yield uint8 images [C, H, W] or chunks [k, C, H, W] in a fixed order; bad ones go to skips."""
 
 
 def file_identity(path: Path) -> list[int]:
@@ -77,7 +78,7 @@ def file_identity(path: Path) -> list[int]:
 
 def cache_key(source: ImageSource, resolution: int, content_height: int | None) -> str:
     description = {"format": CACHE_FORMAT_VERSION, "identity": source.identity(), "resolution": resolution,
-                   "content_height": content_height, "pillow": PIL.__version__}
+                   "content_height": content_height, "pillow": PIL.__version__, "channels": source.channels}
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -89,7 +90,7 @@ def cache_paths(cache_dir: Path, source: ImageSource, resolution: int,
 
 
 def array_content_hash(images: np.ndarray) -> str:
-    """sha256 of 'uint8[N,3,H,W]' followed by the array's bytes in C order, read in chunks."""
+    """sha256 of 'uint8[N,C,H,W]' followed by the array's bytes in C order, read in chunks."""
     digest = hashlib.sha256(f"uint8{list(images.shape)}".replace(" ", "").encode())
     rows_per_chunk = max(1, _HASH_CHUNK_BYTES // max(1, images[0].nbytes if len(images) else 1))
     for start in range(0, images.shape[0], rows_per_chunk):
@@ -101,7 +102,7 @@ def _write_images(source: ImageSource, resolution: int, content_height: int | No
                   npy_path: Path) -> int:
     """Stream the source's images into a temporary .npy and move it to npy_path; returns N."""
     capacity = source.max_images()
-    shape = (3, resolution, resolution)
+    shape = (source.channels, resolution, resolution)
     scratch = temporary_beside(npy_path)
     try:
         filled = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint8,

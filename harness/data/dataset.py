@@ -61,12 +61,20 @@ def to_float(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     return tensor.to(torch.float32) / 127.5 - 1.0
 
 
+IMAGE_CHANNELS = (1, 3)  # grayscale or RGB, as the official dataset_tool.py stores them
+
+
 class ImageDataset:
-    """N images as a read-only uint8 array [N, 3, H, W] (memory-mapped from the cache) plus `info`."""
+    """N images as a read-only uint8 array [N, C, H, W] (memory-mapped from the cache) plus `info`.
+
+    C is 3 (RGB) or 1 (a grayscale source such as Fashion-MNIST): the networks are built with the
+    dataset's channel count, as the official training code takes `num_channels` from its dataset.
+    """
 
     def __init__(self, images: np.ndarray, info: DatasetInfo):
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be uint8 [N, 3, H, W], got {images.dtype} {list(images.shape)}")
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] not in IMAGE_CHANNELS:
+            raise ValueError(f"images must be uint8 [N, C, H, W] with C 1 or 3, got {images.dtype} "
+                             f"{list(images.shape)}")
         if images.shape[0] != info.num_images or images.shape[2:] != (info.resolution, info.resolution):
             raise ValueError(f"images {list(images.shape)} do not match info ({info.num_images} images at "
                              f"{info.resolution}x{info.resolution})")
@@ -84,6 +92,11 @@ class ImageDataset:
     def resolution(self) -> int:
         return self.info.resolution
 
+    @property
+    def channels(self) -> int:
+        """1 (grayscale) or 3 (RGB)."""
+        return self._images.shape[1]
+
     def __len__(self) -> int:
         return self._images.shape[0]
 
@@ -91,7 +104,7 @@ class ImageDataset:
         return f"ImageDataset({self.info.name!r}, {len(self)} images, {self.resolution}x{self.resolution})"
 
     def get(self, indices: Sequence[int] | np.ndarray | torch.Tensor, xflip: Any = None) -> torch.Tensor:
-        """Images at `indices` as a CPU torch.uint8 tensor [B, 3, H, W].
+        """Images at `indices` as a CPU torch.uint8 tensor [B, C, H, W].
 
         `xflip` is None (no flipping) or a bool mask [B]: the images where it is True are mirrored
         along x (StyleGAN2's --mirror augmentation).

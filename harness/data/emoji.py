@@ -110,6 +110,7 @@ class EmojiSource:
     """A built-in emoji dataset: a font, a list of sequences, a background."""
 
     looked_for = "emoji of the chosen groups that the font can draw"
+    channels = 3
 
     def __init__(self, *, name: str, spec: str, font_path: Path, sequences: Sequence[str],
                  background: tuple[int, int, int], licence: str, attribution: str, package_version: str):

@@ -70,7 +70,7 @@ def parse_classes(items: Sequence[str]) -> tuple[int, ...]:
 
 
 def fit_gray(images: np.ndarray, resolution: int, chunk_size: int = 4096) -> Iterator[np.ndarray]:
-    """uint8 [N, 28, 28] -> yields chunks uint8 [k, 3, resolution, resolution]: pad to 32, resize."""
+    """uint8 [N, 28, 28] -> yields chunks uint8 [k, 1, resolution, resolution]: pad to 32, resize."""
     if images.shape[1:] != (28, 28):
         raise DatasetError(f"fashion-mnist images must be 28x28, got {list(images.shape[1:])}")
     margin = (PADDED_SIZE - images.shape[1]) // 2
@@ -80,7 +80,7 @@ def fit_gray(images: np.ndarray, resolution: int, chunk_size: int = 4096) -> Ite
             padded = np.stack([np.asarray(Image.fromarray(image).resize((resolution, resolution),
                                                                         Image.Resampling.LANCZOS))
                                for image in padded])
-        yield np.repeat(padded[:, None], 3, axis=1)
+        yield padded[:, None]
 
 
 class FashionMnistSource:
@@ -90,6 +90,7 @@ class FashionMnistSource:
     attribution = ("Fashion-MNIST by Zalando Research (Xiao, Rasul and Vollgraf 2017, arXiv:1708.07747), "
                    "Copyright (c) 2017 Zalando SE; from Debian's dataset-fashion-mnist")
     looked_for = "IDX files {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"
+    channels = 1  # kept grayscale, as the official dataset_tool.py keeps an 'L' image
 
     def __init__(self, *, spec: str, classes: Sequence[int], directory: Path = FASHION_MNIST_DIR):
         self.name = spec

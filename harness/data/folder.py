@@ -30,6 +30,7 @@ class FolderSource:
 
     licence = USER_DATA_LICENCE
     looked_for = f"files ending in {', '.join(IMAGE_EXTENSIONS)} in the folder and its subfolders"
+    channels = 3  # grayscale files are replicated to RGB (harness.data.checks)
 
     def __init__(self, root: Path):
         self.root = root.resolve()

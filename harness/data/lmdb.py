@@ -39,6 +39,7 @@ class LmdbSource:
 
     licence = USER_DATA_LICENCE
     looked_for = "records (encoded images) in the LMDB's main database"
+    channels = 3  # grayscale files are replicated to RGB (harness.data.checks)
 
     def __init__(self, path: Path):
         self.path = path.resolve()

@@ -92,6 +92,7 @@ class ZipSource:
 
     licence = USER_DATA_LICENCE
     looked_for = f"members ending in {', '.join(IMAGE_EXTENSIONS)} in the ZIP archive"
+    channels = 3  # grayscale files are replicated to RGB (harness.data.checks)
 
     def __init__(self, path: Path):
         self.path = path.resolve()

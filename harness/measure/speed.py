@@ -34,7 +34,7 @@ def trainer_after_growth(options, dataset, device: torch.device | str):
     from harness.train.loop import Trainer
 
     # the budget only has to outlast the timing: minibatches are clipped at its end
-    trainer = Trainer(options.replace(kimg=100_000.0), dataset, torch.device(device))
+    trainer = Trainer(options.replace(kimg=100_000.0).for_dataset(dataset), dataset, torch.device(device))
     trainer.images_shown = 2 * trainer.schedule.num_growths * trainer.schedule.phase_images
     return trainer
 

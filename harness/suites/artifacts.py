@@ -14,12 +14,14 @@ SAMPLE_SEEDS = tuple(range(16))  # the same seeds for every run, so grids compar
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """[N, 3, H, W] float in about [-1, 1] -> [N, H, W, 3] uint8 (x * 127.5 + 128, clamped)."""
+    """[N, C, H, W] float in about [-1, 1] -> [N, H, W, C] uint8 (x * 127.5 + 128, clamped)."""
     return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def grid_png(images_hwc: np.ndarray, columns: int = 8) -> bytes:
-    """[N, H, W, 3] uint8 -> PNG bytes of a grid with `columns` images a row."""
+    """[N, H, W, C] uint8 (C 3, or 1 drawn as gray) -> PNG bytes of a grid with `columns` images a row."""
+    if images_hwc.shape[3] == 1:
+        images_hwc = np.repeat(images_hwc, 3, axis=3)
     count, height, width, _ = images_hwc.shape
     rows = -(-count // columns)
     canvas = np.full((rows * height, columns * width, 3), 255, dtype=np.uint8)
@@ -42,7 +44,7 @@ def fixed_latents(z_dim: int, seeds=SAMPLE_SEEDS) -> torch.Tensor:
 
 @torch.no_grad()
 def render_samples(generator, return_trace: bool = False):
-    """G(fixed_latents) in eval mode with constant noise: [len(SAMPLE_SEEDS), 3, H, W] (and the
+    """G(fixed_latents) in eval mode with constant noise: [len(SAMPLE_SEEDS), C, H, W] (and the
     synthesis trace when `return_trace`)."""
     generator.eval()
     z = fixed_latents(generator.z_dim).to(next(generator.parameters()).device)
@@ -75,7 +77,7 @@ def save_run_pictures(generator, run_dir: Path) -> None:
 
 
 def save_reals_grid(images_uint8_chw: np.ndarray, path: Path) -> None:
-    """Grid of real images ([N, 3, H, W] uint8) for the report, beside the generated ones."""
+    """Grid of real images ([N, C, H, W] uint8) for the report, beside the generated ones."""
     write_bytes_atomic(path, grid_png(np.ascontiguousarray(images_uint8_chw.transpose(0, 2, 3, 1))))
 
 

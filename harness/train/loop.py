@@ -65,6 +65,10 @@ class Trainer:
     """Networks, optimisers, random streams and counters of one run; `step()` trains one minibatch."""
 
     def __init__(self, options: TrainOptions, dataset, device: torch.device, dist: Distributed | None = None):
+        if options.config.img_channels != dataset.channels:
+            raise ValueError(f"config {options.config.name!r} makes {options.config.img_channels}-channel "
+                             f"images but the dataset {dataset.info.source!r} has {dataset.channels}; build "
+                             f"the trainer with options.for_dataset(dataset)")
         self.options, self.config, self.dataset, self.device = options, options.config, dataset, device
         self.dist = dist or Distributed(device=device)
         self.schedule = Schedule(self.config, options.total_images, options.growing_fraction)
@@ -302,10 +306,11 @@ def train(options: TrainOptions) -> Path:
     with (process_group(resolve_device(options.device), options.dist_timeout_min) as dist,
           run_lock(run_dir), torch_settings(options), tf32_restored()):
         device = dist.device
-        resume = rundir.check_run_dir(options)
         dataset = open_dataset(options.data, options.config.resolution, cache_dir=options.cache_dir,
                                skip_bad=options.skip_bad, content_height=options.config.content_height,
                                rebuild_cache=options.rebuild_cache)
+        options = options.for_dataset(dataset)  # before the resume check: options.json holds it resolved
+        resume = rundir.check_run_dir(options)
         if resume:
             rundir.check_dataset(run_dir, dataset.info)
         trainer = Trainer(options, dataset, device, dist)

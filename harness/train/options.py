@@ -115,6 +115,13 @@ class TrainOptions(Options):
     def out_dir(self) -> Path:
         return Path(self.out)
 
+    def for_dataset(self, dataset) -> TrainOptions:
+        """These options with config.img_channels set to the dataset's (1 grayscale, 3 RGB): the
+        networks take their image channels from the data, as in the official training code."""
+        if self.config.img_channels == dataset.channels:
+            return self
+        return self.replace(config=self.config.replace(img_channels=dataset.channels))
+
     @property
     def total_images(self) -> int:
         """The budget in images (kimg * 1000, rounded)."""

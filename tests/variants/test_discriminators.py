@@ -19,6 +19,19 @@ def test_rejects_wrong_image_size(tiny):
         D(torch.randn(2, 3, 32, 32))
 
 
+@pytest.mark.parametrize("name", ["A", "B", "G-skip/D-skip", "G-residual/D-residual"])
+def test_grayscale_networks_make_and_read_one_channel(name, tiny):
+    # official: the networks take the dataset's channel count (img_channels / num_channels)
+    config = tiny(name).replace(img_channels=1)
+    G, D = variants.build_generator(config), variants.build_discriminator(config)
+    images = G(torch.randn(4, G.z_dim))
+    assert images.shape == (4, 1, 16, 16) and D(images).shape == (4, 1)
+    with pytest.raises(ValueError, match=r"expects images \[N, 1, 16, 16\], got \[4, 3, 16, 16\]"):
+        D(images.repeat(1, 3, 1, 1))
+    with pytest.raises(ValueError, match="img_channels must be 1 .grayscale. or 3 .RGB., got 2"):
+        tiny(name).replace(img_channels=2)
+
+
 def test_fromrgb_per_architecture(tiny):
     def fromrgb_resolutions(name):
         D = variants.build_discriminator(tiny(name, resolution=32))

@@ -1,7 +1,8 @@
 """What every feature network and perceptual distance shares: provenance, input checks, resizing, loading.
 
-Images enter every network in the uint8 range: float or uint8 tensors [N, 3, H, W] with values 0..255
-(the metrics quantise generated images to uint8 first, SPEC section 4, except PPL whose epsilon-sized
+Images enter every network in the uint8 range: float or uint8 tensors [N, 3, H, W] (or grayscale
+[N, 1, H, W], repeated to RGB by `check_images`) with values 0..255 (the metrics quantise generated
+images to uint8 first, SPEC section 4, except PPL whose epsilon-sized
 differences quantisation would erase).
 """
 
@@ -81,12 +82,18 @@ class PerceptualDistance(_Provenance, nn.Module):
 
 
 def check_images(images: torch.Tensor) -> torch.Tensor:
-    """Validate [N, 3, H, W] images in 0..255 and return them as float32."""
+    """Validate [N, 3, H, W] or grayscale [N, 1, H, W] images in 0..255; float32 [N, 3, H, W].
+
+    Grayscale is repeated to three channels, as the official metrics do (TF StyleGAN2
+    metrics/frechet_inception_distance.py tiles one channel to RGB before the Inception graph).
+    """
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"images must be a torch.Tensor [N, 3, H, W], got {type(images).__name__}")
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must have shape [N, 3, H, W], got {list(images.shape)}")
-    return images.to(torch.float32)
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images must have shape [N, 3, H, W] (or [N, 1, H, W] grayscale), "
+                         f"got {list(images.shape)}")
+    images = images.to(torch.float32)
+    return images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images
 
 
 def unit_normalize(features: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:

@@ -162,9 +162,8 @@ def test_fashion_subset_by_name_selects_train_then_test(synthetic_fashion):
     source = FashionMnistSource(spec="fashion-mnist:sneaker,bag", classes=parse_classes(["sneaker", "bag"]),
                                 directory=synthetic_fashion)
     images = np.concatenate(list(source.iter_images(32, None, skips=None)))
-    assert images.shape == (4, 3, 32, 32)
-    for channel in range(3):  # grayscale replicated to RGB; train images (offset 0) before test (offset 1)
-        np.testing.assert_array_equal(images[:, channel, 16, 16], [70, 80, 70, 81])
+    assert images.shape == (4, 1, 32, 32) and source.channels == 1  # kept grayscale, one channel
+    np.testing.assert_array_equal(images[:, 0, 16, 16], [70, 80, 70, 81])  # train (offset 0) before test
     np.testing.assert_array_equal(images[:, :, :2], 0)        # 2 px of black padding each side at 32
     np.testing.assert_array_equal(images[:, :, :, 30:], 0)
 
@@ -172,7 +171,7 @@ def test_fashion_subset_by_name_selects_train_then_test(synthetic_fashion):
 def test_fashion_other_resolutions_resize_the_padded_frame(synthetic_fashion):
     source = FashionMnistSource(spec="fashion-mnist:9", classes=(9,), directory=synthetic_fashion)
     (images,) = source.iter_images(16, None, skips=None)
-    assert images.shape == (1, 3, 16, 16) and images[0, 0, 8, 8] == 91 and images[0, 0, 0, 0] == 0
+    assert images.shape == (1, 1, 16, 16) and images[0, 0, 8, 8] == 91 and images[0, 0, 0, 0] == 0
 
 
 def test_fashion_class_parsing_and_errors(tmp_path):
@@ -200,7 +199,7 @@ def test_real_fashion_mnist_has_7000_images_per_class():
 @pytest.mark.slow
 def test_real_fashion_mnist_opens_whole_and_by_class(tmp_path):
     whole = open_dataset("fashion-mnist", 32, cache_dir=tmp_path)
-    assert whole.images.shape == (70_000, 3, 32, 32) and whole.info.licence == "MIT"
+    assert whole.images.shape == (70_000, 1, 32, 32) and whole.info.licence == "MIT"
     assert whole.info.name == "fashion-mnist"
     by_name = open_dataset("fashion-mnist:sneaker,bag", 32, cache_dir=tmp_path)
     by_index = open_dataset("fashion-mnist:8,7", 32, cache_dir=tmp_path)

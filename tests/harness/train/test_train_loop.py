@@ -90,3 +90,20 @@ def test_ema_rampup_keeps_g_ema_close_to_g_in_a_short_run():
         distances[rampup] = model_distance(trainer.G_ema, trainer.G)
     # measured: 0.73 without ramp-up (G_ema is still about the initial network), 0.030 with it
     assert distances[0.05] < 0.1 * distances[None]
+
+
+def test_networks_take_the_datasets_channels():
+    """A grayscale dataset trains 1-channel G and D (options.for_dataset); a config that disagrees
+    with its dataset is refused with the fix, not trained on broadcast images."""
+    images = np.random.default_rng(0).integers(0, 256, (32, 1, 16, 16), dtype=np.uint8)
+    info = DatasetInfo(name="gray", source="gray", resolution=16, num_images=32, num_skipped=0,
+                       content_hash="none", licence="none", attribution="none")
+    dataset = ImageDataset(images, info)
+    options = TrainOptions(config=tiny_config("E"), data="gray", out="unused", kimg=0.064)
+    with pytest.raises(ValueError, match=r"makes 3-channel images but the dataset 'gray' has 1.*for_dataset"):
+        Trainer(options, dataset, torch.device("cpu"))
+    trainer = Trainer(options.for_dataset(dataset), dataset, torch.device("cpu"))
+    run_steps(trainer, 2)
+    assert trainer.config.img_channels == 1
+    assert trainer.G(torch.randn(2, trainer.G.z_dim)).shape == (2, 1, 16, 16)
+    assert trainer.D.blocks[0].fromrgb.weight.shape[1] == 1

@@ -2,11 +2,15 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import variants
 from harness.cli import main as harness_main
+from harness.data import list_builtin
+from harness.suites.artifacts import save_run_pictures
 from harness.train import NonFiniteError, TrainOptions, losses, train
 from tests.harness.train.tiny import tiny_config
 
@@ -126,3 +130,21 @@ def test_cli_trains_and_reports_errors(tmp_path, png_folder, capsys):
     assert len(error.strip().splitlines()) == 1
     assert harness_main(cli_args(tmp_path, png_folder, "--set", "no_such_field=1")) == 2
     assert "no_such_field" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not {info.name: info.installed for info in list_builtin()}["fashion-mnist"],
+                    reason="dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)")
+def test_a_grayscale_dataset_trains_one_channel_networks_and_resumes(tmp_path):
+    # official: stylegan2-ada-pytorch train.py builds G and D with img_channels=training_set.num_channels
+    options = tiny_options(tmp_path, "fashion-mnist:sneaker", kimg=0.032)
+    assert options.config.img_channels == 3  # the preset's default; the dataset decides
+    run_dir = train(options)
+    assert variants.Config.from_json((run_dir / "config.json").read_text()).img_channels == 1
+    generator = variants.load_network(run_dir / "snapshots" / "000032")
+    assert generator(torch.randn(2, generator.z_dim)).shape == (2, 1, 16, 16)
+    save_run_pictures(generator, run_dir)  # the report's sample grid draws the one channel as gray
+    grid = np.asarray(Image.open(run_dir / "figures" / "samples.png"))
+    assert grid.shape[2] == 3 and (grid == grid[:, :, :1]).all()
+    train(options.replace(kimg=0.048, resume=True))  # the unresolved options resume the resolved run
+    assert json.loads((run_dir / "summary.json").read_text())["images_shown"] == 48

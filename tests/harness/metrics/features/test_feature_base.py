@@ -88,5 +88,15 @@ def test_compute_features_batches_without_gradients():
     np.testing.assert_allclose(batched, whole, rtol=1e-5, atol=1e-6)
     via_callable = compute_features(network, lambda a, b: torch.from_numpy(images[a:b]), num_images=10)
     np.testing.assert_allclose(via_callable, whole, rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match=r"\[N, 3, H, W\]"):
-        network(torch.zeros(2, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"\[N, 3, H, W\] \(or \[N, 1, H, W\] grayscale\), got \[2, 2, 8"):
+        network(torch.zeros(2, 2, 8, 8))
+
+
+def test_grayscale_images_are_seen_as_their_gray_rgb_copies():
+    """A 1-channel batch gives the features of the same pixels repeated to RGB (the official metrics
+    tile grayscale to three channels), for every network through check_images."""
+    network = RandomFeatures().eval()
+    gray = np.random.default_rng(1).integers(0, 256, (4, 1, 16, 16), dtype=np.uint8)
+    from_gray = compute_features(network, gray, batch_size=4)
+    from_rgb = compute_features(network, np.repeat(gray, 3, axis=1), batch_size=4)
+    np.testing.assert_array_equal(from_gray, from_rgb)

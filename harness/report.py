@@ -103,6 +103,14 @@ def _sample_groups(root: Path, results: pd.DataFrame) -> list[SampleGroup]:
     return groups
 
 
+def _dataset_records(runs: pd.DataFrame, columns: list[str]) -> list[dict]:
+    """One row per dataset and channel count trained. Runs whose config.json predates img_channels
+    trained RGB networks (Config's default 3), also on grayscale data."""
+    records = runs.reindex(columns=columns)
+    records["config_img_channels"] = records["config_img_channels"].fillna(3).astype(int)
+    return records.drop_duplicates().to_dict("records")
+
+
 def _figure_views(results: pd.DataFrame, stats: pd.DataFrame, metric_rows: pd.DataFrame,
                   speed: dict | None) -> list[FigureView]:
     cells = summarize_cells(results)
@@ -256,7 +264,7 @@ def build_context(results_root: Path | str = "results") -> dict:
     columns = ["table", "row", "column", "subcolumn", "seed", "run_id", "status", "dataset", "kimg",
                "snapshot_kimg", "wall_s", "img_per_s", "energy_j", "error"]
     datasets = ["paper_dataset", "dataset", "dataset_source", "dataset_resolution", "dataset_num_images",
-                "licence", "attribution"]
+                "config_img_channels", "licence", "attribution"]
     return {
         "title": "StyleGAN2 ablations: reproduction report",
         "tables": build_tables(published, cells),
@@ -271,7 +279,7 @@ def build_context(results_root: Path | str = "results") -> dict:
         "scale_groups": scale_groups(suites),
         "coverage": coverage(suites, results, cells),
         "cells": results.reindex(columns=columns).to_dict("records") if not results.empty else [],
-        "datasets": [] if runs.empty else runs.reindex(columns=datasets).drop_duplicates().to_dict("records"),
+        "datasets": [] if runs.empty else _dataset_records(runs, datasets),
         "environments": _environments(results),
         "totals": _totals(runs),
         "published_notes": published.notes,

@@ -273,3 +273,15 @@ def test_counts_per_cell_cover_shared_runs_in_every_cell_and_skip_unchecked_cell
     counts = report.learning_by_cell(checks, cells)
     assert [(c.table, c.cell, c.learned, c.checked) for c in counts] == [
         ("table1", "E (FFHQ)", 1, 1), ("table2", "G output skips, D residual (FFHQ)", 1, 2)]
+
+
+def test_datasets_table_names_the_channels_each_run_trained():
+    """A grayscale run trained one channel; a run whose config.json predates img_channels trained
+    RGB (the default 3), and shows so rather than a blank."""
+    runs = pd.DataFrame([
+        dict(paper_dataset="LSUN Car", dataset="fashion-mnist:sneaker", config_img_channels=1.0),
+        dict(paper_dataset="LSUN Car", dataset="fashion-mnist:sneaker", config_img_channels=None),
+        dict(paper_dataset="LSUN Car", dataset="fashion-mnist:sneaker", config_img_channels=1.0),
+    ])
+    records = report._dataset_records(runs, ["paper_dataset", "dataset", "config_img_channels"])
+    assert [record["config_img_channels"] for record in records] == [1, 3]

@@ -13,9 +13,11 @@ Which official constructor argument sets which Config field (stylegan2-ada-pytor
 | mapping lr_multiplier, w_avg_beta | mapping_lr_mult, w_avg_beta |
 | epilogue mbstd_group_size, mbstd_num_channels | mbstd_group, mbstd_channels |
 | conv_clamp | conv_clamp |
+| img_channels (3, or 1 for grayscale) | img_channels |
 Always: style_block 'demod', growing False. Refused, naming the field: c_dim > 0 (conditional),
-img_channels != 3, another architecture name, mbstd_group_size None, w_avg_beta None, and (read
-from the objects) activations other than lrelu, layers without noise, another FIR filter.
+img_channels other than 1 and 3 (or D's differing from G's), another architecture name,
+mbstd_group_size None, w_avg_beta None, and (read from the objects) activations other than lrelu,
+layers without noise, another FIR filter.
 num_fp16_res only chooses float16 arithmetic on GPUs; the registry computes in float32.
 """
 
@@ -47,8 +49,8 @@ def _architecture(network: str, value) -> str:
 def _check_plain(network: str, c_dim, img_channels) -> None:
     if c_dim != 0:
         _refuse(network, "c_dim", c_dim, "conditional (class-label) networks are not in the registry")
-    if img_channels != 3:
-        _refuse(network, "img_channels", img_channels, "registry networks make RGB images")
+    if img_channels not in (1, 3):
+        _refuse(network, "img_channels", img_channels, "registry networks make RGB or grayscale images")
 
 
 def generator_config(*, z_dim: int, w_dim: int, img_resolution: int, c_dim: int = 0, img_channels: int = 3,
@@ -64,7 +66,8 @@ def generator_config(*, z_dim: int, w_dim: int, img_resolution: int, c_dim: int 
         name=name, g_arch=_architecture("G", architecture), style_block="demod", growing=False,
         resolution=img_resolution, fmap_base=channel_base, fmap_max=channel_max, width_multiplier=1.0,
         z_dim=z_dim, w_dim=w_dim, mapping_layers=num_layers, mapping_width=layer_features or w_dim,
-        mapping_lr_mult=float(lr_multiplier), w_avg_beta=float(w_avg_beta), conv_clamp=conv_clamp)
+        mapping_lr_mult=float(lr_multiplier), w_avg_beta=float(w_avg_beta), conv_clamp=conv_clamp,
+        img_channels=img_channels)
     _check_widths("G", cfg, channel_base, channel_max)
     return cfg
 
@@ -77,6 +80,8 @@ def discriminator_config(base: variants.Config, *, img_resolution: int, c_dim: i
     _check_plain("D", c_dim, img_channels)
     if img_resolution != base.resolution:
         _refuse("D", "img_resolution", img_resolution, f"G makes {base.resolution}px images")
+    if img_channels != base.img_channels:
+        _refuse("D", "img_channels", img_channels, f"G makes {base.img_channels}-channel images")
     if mbstd_group_size is None:
         _refuse("D", "mbstd_group_size", None, "the registry's minibatch-std groups have a fixed size")
     cfg = base.replace(d_arch=_architecture("D", architecture), fmap_base=channel_base, fmap_max=channel_max,

@@ -127,7 +127,7 @@ def _layer_info(net, path: tuple[str, ...]) -> tuple[str, dict, bool]:
 
 def _top_level(net) -> tuple[str, dict, dict]:
     cfg = net.config
-    common = {"c_dim": 0, "img_resolution": cfg.resolution, "img_channels": 3}
+    common = {"c_dim": 0, "img_resolution": cfg.resolution, "img_channels": cfg.img_channels}
     if net.kind == "generator":
         attrs = {**common, "z_dim": cfg.z_dim, "w_dim": cfg.w_dim, "num_ws": net.num_ws}
         kwargs = {**common, "z_dim": cfg.z_dim, "w_dim": cfg.w_dim,

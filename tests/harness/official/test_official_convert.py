@@ -110,7 +110,7 @@ def test_case_configs_have_the_official_widths(parity_dir):
 
 
 @pytest.mark.parametrize("change, field", [
-    (dict(c_dim=10), "c_dim=10"), (dict(img_channels=1), "img_channels=1"),
+    (dict(c_dim=10), "c_dim=10"), (dict(img_channels=2), "img_channels=2"),
     (dict(architecture="stylegan3"), "architecture='stylegan3'"), (dict(w_avg_beta=None), "w_avg_beta=None"),
     (dict(channel_base=64), "channel_base=64"),  # 0 channels at 128x128: the registry keeps 1
 ])
@@ -123,6 +123,7 @@ def test_generator_structures_the_registry_cannot_build_are_refused(change, fiel
 @pytest.mark.parametrize("change, field", [
     (dict(c_dim=3), "c_dim=3"), (dict(mbstd_group_size=None), "mbstd_group_size=None"),
     (dict(architecture="vit"), "architecture='vit'"), (dict(img_resolution=64), "img_resolution=64"),
+    (dict(img_channels=1), "img_channels=1.*G makes 3-channel images"),
 ])
 def test_discriminator_structures_the_registry_cannot_build_are_refused(change, field):
     base = generator_config(z_dim=8, w_dim=8, img_resolution=32)
@@ -199,8 +200,9 @@ def test_a_network_with_foreign_synthesis_layers_is_refused(tmp_path):
         convert_discriminator(objects["G_ema"], variants.Config())
 
 
-def test_converted_networks_compute_what_the_written_ones_do(tmp_path):
-    G, D = small_networks("original", "skip")
+@pytest.mark.parametrize("img_channels", [3, 1])
+def test_converted_networks_compute_what_the_written_ones_do(tmp_path, img_channels):
+    G, D = small_networks("original", "skip", img_channels=img_channels)
     path = tmp_path / "orig.pkl"
     path.write_bytes(official_pickle_bytes({"G_ema": G, "D": D}))
     objects = load_official_pickle(path)
@@ -210,5 +212,6 @@ def test_converted_networks_compute_what_the_written_ones_do(tmp_path):
     D2.set_impl("ref")
     z = torch.randn(4, G.z_dim)
     torch.testing.assert_close(G2(z, noise_mode="const"), G(z, noise_mode="const"), rtol=0, atol=0)
-    img = torch.randn(4, 3, 16, 16)
+    assert G2.config.img_channels == D2.config.img_channels == img_channels
+    img = torch.randn(4, img_channels, 16, 16)
     torch.testing.assert_close(D2(img), D(img), rtol=0, atol=0)

@@ -67,7 +67,7 @@ def open_dataset(source: str | os.PathLike, resolution: int, *, cache_dir: str |
         centre-cropped to resolution:content_height, resized, and padded with black bars to square.
     rebuild_cache: decode the source again even when a cache for it exists (see harness.data.cache
         for when the cache key can miss a change).
-    Returns an ImageDataset whose `images` are uint8 [N, 3, resolution, resolution].
+    Returns an ImageDataset whose `images` are uint8 [N, C, resolution, resolution] (C: 1 grayscale, 3 RGB).
     Raises DatasetError (a ValueError) naming the path and what was looked for.
     """
     _check_sizes(resolution, content_height)

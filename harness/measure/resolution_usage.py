@@ -1,7 +1,7 @@
 """Figure 8: how much each resolution's ToRGB contributes to a skip generator's output.
 
 For a fixed set of latents (1024 in the paper) the generator is run once; for each resolution r the
-ToRGB output `trace.rgb[r]` ([N, 3, r, r], before upsampling and summation) has a per-pixel
+ToRGB output `trace.rgb[r]` ([N, C, r, r], before upsampling and summation) has a per-pixel
 standard deviation over the N samples; its mean over pixels and channels, normalised so that the
 resolutions sum to 1, is that resolution's share (the paper plots it in percent).
 """

@@ -30,12 +30,12 @@ SEED_SCHEME = "sample i of repeat r uses seed seeds[r] + i (per-sample torch.Gen
 
 
 def quantize(images: torch.Tensor) -> torch.Tensor:
-    """Generator output [N, 3, H, W] in about [-1, 1] -> uint8 0..255 as x * 127.5 + 128, clamped."""
+    """Generator output [N, C, H, W] in about [-1, 1] -> uint8 0..255 as x * 127.5 + 128, clamped."""
     return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
 
 
 def generated_images(G, seeds: range, *, device, noise_mode: str):
-    """A `fetch(start, stop) -> uint8 [B, 3, H, W]` over the images of `seeds`. Noise inputs (when
+    """A `fetch(start, stop) -> uint8 [B, C, H, W]` over the images of `seeds`. Noise inputs (when
     noise_mode='random') draw from the global RNG seeded from the batch's first seed (a stream apart
     from the latents'), then restored."""
     device = torch.device(device)
@@ -137,7 +137,7 @@ class Evaluator:
 
 
 def evaluate_many(G, dataset, metrics, options: MetricOptions | None = None) -> list[dict]:
-    """Rows for `metrics` of generator G against `dataset` (an ImageDataset, or uint8 [N, 3, H, W]).
+    """Rows for `metrics` of generator G against `dataset` (an ImageDataset, or uint8 [N, C, H, W]).
 
     The PPL row carries `per_sample_distances` [repeats, num_samples] (a numpy array) for Figure 5.
     """

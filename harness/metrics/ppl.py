@@ -78,7 +78,7 @@ def downsample_to(images: torch.Tensor, size: int = PPL_MAX_RESOLUTION) -> torch
 
 
 def _synthesize_pairs(G, batch_seeds: range, epsilon: float, noise: str, device) -> torch.Tensor:
-    """Images [2n, 3, H, W] (float32, about [-1, 1]): the n start points, then the n epsilon-steps."""
+    """Images [2n, C, H, W] (float32, about [-1, 1]): the n start points, then the n epsilon-steps."""
     z = sample_latents(batch_seeds, G.z_dim, per_seed=2).to(device)
     n = len(batch_seeds)
     ws = G.mapping(z.reshape(2 * n, G.z_dim), psi=1.0).reshape(n, 2, G.num_ws, G.w_dim).float()
@@ -102,7 +102,7 @@ def path_lengths(
     """Per-sample path lengths [len(seeds)] (float64) of generator G under `distance` (images 0..255).
 
     Sample i uses latents z0, z1 drawn from seed seeds[i]; G exposes mapping(z) -> ws [N, num_ws, w_dim]
-    and synthesis(ws, noise_mode=...) -> images [N, 3, H, W] in about [-1, 1]. `noise`: 'fresh' (new
+    and synthesis(ws, noise_mode=...) -> images [N, C, H, W] in about [-1, 1]. `noise`: 'fresh' (new
     maps per batch, the official protocol), 'frozen' (G's own noise_const buffers for every sample) or
     'none' (no noise inputs). With 'fresh' a sample's value depends on the batches (as officially).
     """

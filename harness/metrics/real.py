@@ -21,12 +21,12 @@ CHUNK_IMAGES = 4096  # reals per step of the pass: memory ~ CHUNK_IMAGES x D flo
 
 
 def dataset_images(dataset):
-    """uint8 [N, 3, H, W] images of an ImageDataset (its `.images`) or of an array."""
+    """uint8 [N, C, H, W] images of an ImageDataset (its `.images`) or of an array."""
     return dataset.images if hasattr(dataset, "images") else dataset
 
 
 def first_reals(dataset, count: int) -> Callable[[int, int], torch.Tensor]:
-    """fetch(start, stop) -> uint8 [B, 3, H, W] over the first `count` reals, in the dataset's order."""
+    """fetch(start, stop) -> uint8 [B, C, H, W] over the first `count` reals, in the dataset's order."""
     images = dataset_images(dataset)
     return lambda start, stop: torch.from_numpy(np.array(images[start:min(stop, count)]))  # a copy
 

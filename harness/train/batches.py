@@ -42,13 +42,13 @@ class DataOrder:
         return virtual % self.num_images, virtual >= self.num_images
 
     def batch(self, dataset: ImageDataset, start: int, count: int) -> torch.Tensor:
-        """uint8 images [count, 3, H, W] (CPU) of positions start .. start + count - 1."""
+        """uint8 images [count, C, H, W] (CPU) of positions start .. start + count - 1."""
         indices, flips = self.indices(start, count)
         return dataset.get(indices, xflip=flips if self.xflip else None)
 
 
 def prepare_reals(images: torch.Tensor, resolution: int, alpha: float, device: torch.device) -> torch.Tensor:
-    """uint8 [N, 3, R, R] -> float [N, 3, R, R] in [-1, 1] on `device`, at the level of detail of growing.
+    """uint8 [N, C, R, R] -> float [N, C, R, R] in [-1, 1] on `device`, at the level of detail of growing.
 
     As the official loop (training/training_loop.py (TF StyleGAN2) process_reals, FadeLOD and
     UpscaleLOD): the image is box-downsampled to `resolution` (the official datasets build their lower

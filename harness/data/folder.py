@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 
 from harness.data.cache import file_identity
-from harness.data.checks import IMAGE_EXTENSIONS, SkipLog, decode_entries, has_image_extension, read_capped
+from harness.data.checks import (
+    IMAGE_EXTENSIONS,
+    RGB_CHANNELS,
+    SkipLog,
+    decode_entries,
+    has_image_extension,
+    read_capped,
+)
 
 USER_DATA_LICENCE = "unknown (user-provided)"
 
@@ -30,7 +37,7 @@ class FolderSource:
 
     licence = USER_DATA_LICENCE
     looked_for = f"files ending in {', '.join(IMAGE_EXTENSIONS)} in the folder and its subfolders"
-    channels = 3  # grayscale files are replicated to RGB (harness.data.checks)
+    channels = RGB_CHANNELS  # grayscale files are replicated to RGB (harness.data.checks)
 
     def __init__(self, root: Path):
         self.root = root.resolve()

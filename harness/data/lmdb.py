@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 
 from harness.data.cache import file_identity
-from harness.data.checks import MAX_ENCODED_BYTES, BadImageError, DatasetError, SkipLog, decode_entries
+from harness.data.checks import (
+    MAX_ENCODED_BYTES,
+    RGB_CHANNELS,
+    BadImageError,
+    DatasetError,
+    SkipLog,
+    decode_entries,
+)
 from harness.data.folder import USER_DATA_LICENCE
 
 
@@ -39,7 +46,7 @@ class LmdbSource:
 
     licence = USER_DATA_LICENCE
     looked_for = "records (encoded images) in the LMDB's main database"
-    channels = 3  # grayscale files are replicated to RGB (harness.data.checks)
+    channels = RGB_CHANNELS  # grayscale files are replicated to RGB (harness.data.checks)
 
     def __init__(self, path: Path):
         self.path = path.resolve()

@@ -21,6 +21,7 @@ from harness.data.cache import file_identity
 from harness.data.checks import (
     IMAGE_EXTENSIONS,
     MAX_ENCODED_BYTES,
+    RGB_CHANNELS,
     BadImageError,
     DatasetError,
     SkipLog,
@@ -92,7 +93,7 @@ class ZipSource:
 
     licence = USER_DATA_LICENCE
     looked_for = f"members ending in {', '.join(IMAGE_EXTENSIONS)} in the ZIP archive"
-    channels = 3  # grayscale files are replicated to RGB (harness.data.checks)
+    channels = RGB_CHANNELS  # grayscale files are replicated to RGB (harness.data.checks)
 
     def __init__(self, path: Path):
         self.path = path.resolve()

@@ -88,6 +88,7 @@ def train_options(run: PlannedRun, scale: Scale, results_root: Path):
     """The TrainOptions of a planned run at `scale`: the scale's sizes, the dataset's settings of
     the official commands (tables.DATASET_SETTINGS: x-flips, per-config R1 gamma, paper length)."""
     import variants
+    from harness.data import source_channels
     from harness.train import TrainOptions
 
     settings = DATASET_SETTINGS[run.column]
@@ -101,6 +102,7 @@ def train_options(run: PlannedRun, scale: Scale, results_root: Path):
         mapping_layers=scale.mapping_layers,
         fmap_max=scale.fmap_max,
         content_height=content_height,
+        img_channels=source_channels(run.source),  # train() sets it from the dataset; the plan shows it
         ema_rampup=scale.ema_rampup,
         **({} if scale.lr is None else {"lr": scale.lr, "growing_lr_by_res": ((4, scale.lr),)}),
         **settings.config_overrides.get(run.config, {}),

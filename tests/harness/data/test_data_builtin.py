@@ -8,8 +8,9 @@ import struct
 import numpy as np
 import pytest
 
-from harness.data import DatasetError, list_builtin, open_dataset
+from harness.data import DatasetError, list_builtin, open_dataset, source_channels
 from harness.data import builtin as builtin_module
+from harness.data.builtin import builtin_channels, open_builtin_source
 from harness.data.emoji import EmojiRenderer
 from harness.data.emoji_groups import (
     group_of,
@@ -205,3 +206,15 @@ def test_real_fashion_mnist_opens_whole_and_by_class(tmp_path):
     by_index = open_dataset("fashion-mnist:8,7", 32, cache_dir=tmp_path)
     assert len(by_name) == 14_000 and by_index.info == by_name.info
     assert by_name.info.name == "fashion-mnist:sneaker,bag"
+
+
+def test_source_channels_are_known_before_anything_is_decoded(tmp_path):
+    """Plans show the networks' img_channels from the source name alone; each built-in's source,
+    where installed, has the channel count its registry entry declares."""
+    assert source_channels("fashion-mnist:sneaker") == builtin_channels("fashion-mnist") == 1
+    assert source_channels("openmoji:food-drink@black") == source_channels("noto-emoji") == 3
+    assert source_channels(str(tmp_path / "no-such-folder")) == source_channels(tmp_path / "x.zip") == 3
+    for info in list_builtin():
+        if info.installed:
+            subset = "sneaker" if info.name == "fashion-mnist" else "food-drink"
+            assert open_builtin_source(f"{info.name}:{subset}").channels == builtin_channels(info.name)

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from harness.data import source_channels
 from harness.suites import cli
 
 
@@ -48,6 +49,11 @@ def test_dry_run_plans_one_run_per_seed(capsys):
     assert len(plan) == 13 * 3
     assert [record["options"]["seed"] for record in plan if record["config"] == "E"
             and record["paper_dataset"] == "FFHQ"] == [0, 1, 2]
+    # the networks' channels come from each stand-in: 1 for grey Fashion-MNIST, 3 for OpenMoji
+    assert all(record["options"]["config"]["img_channels"] == source_channels(record["dataset"])
+               for record in plan)
+    assert {record["options"]["config"]["img_channels"] for record in plan
+            if record["dataset"].startswith("fashion-mnist")} <= {1}
 
 
 @pytest.mark.parametrize(("argv", "message"), [

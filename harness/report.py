@@ -104,10 +104,13 @@ def _sample_groups(root: Path, results: pd.DataFrame) -> list[SampleGroup]:
 
 
 def _dataset_records(runs: pd.DataFrame, columns: list[str]) -> list[dict]:
-    """One row per dataset and channel count trained. Runs whose config.json predates img_channels
-    trained RGB networks (Config's default 3), also on grayscale data."""
+    """One row per dataset and channel count trained. A run whose config.json predates img_channels
+    trained RGB networks (Config's default 3), also on grayscale data; one not started has none."""
     records = runs.reindex(columns=columns)
-    records["config_img_channels"] = records["config_img_channels"].fillna(3).astype(int)
+    started = runs.reindex(columns=["config_resolution"])["config_resolution"].notna()
+    channels = [int(value) if pd.notna(value) else 3 if run_started else None
+                for value, run_started in zip(records["config_img_channels"], started, strict=True)]
+    records["config_img_channels"] = pd.Series(channels, index=records.index, dtype=object)
     return records.drop_duplicates().to_dict("records")
 
 

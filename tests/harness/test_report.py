@@ -277,11 +277,13 @@ def test_counts_per_cell_cover_shared_runs_in_every_cell_and_skip_unchecked_cell
 
 def test_datasets_table_names_the_channels_each_run_trained():
     """A grayscale run trained one channel; a run whose config.json predates img_channels trained
-    RGB (the default 3), and shows so rather than a blank."""
+    RGB (the default 3), and shows so rather than a blank; a run not started yet trained nothing."""
+    car, sneaker = "LSUN Car", "fashion-mnist:sneaker"
     runs = pd.DataFrame([
-        dict(paper_dataset="LSUN Car", dataset="fashion-mnist:sneaker", config_img_channels=1.0),
-        dict(paper_dataset="LSUN Car", dataset="fashion-mnist:sneaker", config_img_channels=None),
-        dict(paper_dataset="LSUN Car", dataset="fashion-mnist:sneaker", config_img_channels=1.0),
+        dict(paper_dataset=car, dataset=sneaker, config_resolution=16, config_img_channels=1.0),
+        dict(paper_dataset=car, dataset=sneaker, config_resolution=16, config_img_channels=None),
+        dict(paper_dataset=car, dataset=sneaker, config_resolution=16, config_img_channels=1.0),
+        dict(paper_dataset=car, dataset=sneaker, config_resolution=None, config_img_channels=None),
     ])
     records = report._dataset_records(runs, ["paper_dataset", "dataset", "config_img_channels"])
-    assert [record["config_img_channels"] for record in records] == [1, 3]
+    assert [record["config_img_channels"] for record in records] == [1, 3, None]

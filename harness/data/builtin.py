@@ -138,12 +138,17 @@ def builtin_name(source: str) -> str | None:
     return head if head in _BUILTINS else None
 
 
-def builtin_channels(source: str) -> int:
-    """Image channels of the built-in `source` (1 for Fashion-MNIST, 3 for the emoji), installed or not."""
+def _entry(source: str) -> _Builtin:
+    """The registry entry `source` names; DatasetError listing the built-ins if it names none."""
     name = builtin_name(source)
     if name is None:
         raise DatasetError(f"{source!r} is not a built-in dataset; built-ins: {', '.join(_BUILTINS)}")
-    return _BUILTINS[name].channels
+    return _BUILTINS[name]
+
+
+def builtin_channels(source: str) -> int:
+    """Image channels of the built-in `source` (1 for Fashion-MNIST, 3 for the emoji), installed or not."""
+    return _entry(source).channels
 
 
 def list_builtin() -> list[BuiltinInfo]:
@@ -155,14 +160,11 @@ def list_builtin() -> list[BuiltinInfo]:
 
 def open_builtin_source(source: str) -> ImageSource:
     """Parse `name[:subset,...][@background]` and build its source; clear error if not installed."""
-    name = builtin_name(source)
-    if name is None:
-        raise DatasetError(f"{source!r} is not a built-in dataset; built-ins: {', '.join(_BUILTINS)}")
-    entry = _BUILTINS[name]
+    entry = _entry(source)
     rest, _, background = source.partition("@")
     subset_text = rest.partition(":")[2]
     subset = tuple(item.strip() for item in subset_text.split(",") if item.strip())
     if not entry.installed():
-        raise DatasetError(f"built-in dataset {name!r} is not installed; install it with: "
+        raise DatasetError(f"built-in dataset {entry.name!r} is not installed; install it with: "
                            f"{entry.install_command}")
     return entry.make_source(subset, background.strip() or WHITE)

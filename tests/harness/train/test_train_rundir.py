@@ -141,7 +141,9 @@ def test_second_train_process_on_a_run_is_refused_and_writes_nothing(tmp_path, p
     first = subprocess.Popen([sys.executable, "-m", "harness", *args])
     try:
         deadline = time.monotonic() + 120
-        while lock_owner(run_dir) is None and time.monotonic() < deadline:
+        # until the first process has written who it is, not only taken the lock (a loaded machine
+        # can show the window between the two)
+        while not (lock_owner(run_dir) or "").startswith("process ") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert harness_main(args) == 2  # this process is the second one
         owner = json.loads((run_dir / RunDir.LOCK).read_text())

@@ -264,8 +264,8 @@ def build_context(results_root: Path | str = "results") -> dict:
     runs = results.drop_duplicates("run") if not results.empty else results
     metric_rows = load_metric_rows(root)
     learning = learning_checks(metric_rows, results)
-    columns = ["table", "row", "column", "subcolumn", "seed", "run_id", "status", "dataset", "kimg",
-               "snapshot_kimg", "wall_s", "img_per_s", "energy_j", "error"]
+    columns = ["table", "row", "column", "subcolumn", "seed", "run_id", "status", "dataset",
+               "config_r1_gamma", "kimg", "snapshot_kimg", "wall_s", "img_per_s", "energy_j", "error"]
     datasets = ["paper_dataset", "dataset", "dataset_source", "dataset_resolution", "dataset_num_images",
                 "config_img_channels", "licence", "attribution"]
     return {

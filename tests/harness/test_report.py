@@ -126,6 +126,7 @@ def test_report_has_tables_figures_and_escapes_names(rendered):
     assert "CC BY-SA 4.0" in html and "OpenMoji" in html and "not measured" in html
     assert 'id="coverage"' in html and 'id="one-seed-note"' in html and 'id="margins"' in html
     assert "first snapshot | lowest FID" in html and "Training progress" in html
+    assert "<th>R1 gamma</th>" in html and "<td>0.0024</td>" in html  # each run's gamma, as trained
     checks = learning_checks(load_metric_rows(path.parent.parent), load_results(path.parent.parent))
     learned = sum(check.learns for check in checks)
     assert html.count(f"FFHQ: {FFHQ_MIRROR_NOTE}.") == 1  # once for the suites that share a scale

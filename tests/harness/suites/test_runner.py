@@ -46,13 +46,17 @@ def test_train_options_carry_the_seed_the_dataset_settings_and_the_ema_rampup(tm
     scale = get_scale("smoke", seeds=2)
     runs = {(run.config, run.column, run.seed): run for run in plan_runs(get_suites("all"), scale, OPENMOJI)}
     ffhq = train_options(runs[("E", FFHQ, 1)], scale, tmp_path)
-    assert ffhq.seed == 1 and ffhq.xflip and ffhq.config.ema_rampup == 0.05 and ffhq.config.r1_gamma == 100
+    assert ffhq.seed == 1 and ffhq.xflip and ffhq.config.ema_rampup == 0.05
+    assert ffhq.config.r1_gamma == 100 * (16 / 1024) ** 2  # E's official 100, scaled to 16x16 from 1024
     assert ffhq.out == tmp_path / "table1/E__ffhq__seed1"
     # the learning check's early snapshot at 10% of the budget (6 kimg), on a tick (every 0.2 kimg)
     assert ffhq.first_snapshot_kimg == pytest.approx(0.6) and ffhq.tick_kimg == pytest.approx(0.2)
     church_f, church_a = (train_options(runs[(config, CHURCH, 0)], scale, tmp_path) for config in ("F", "A"))
-    assert church_f.config.r1_gamma == 100.0 and not church_f.xflip  # official: --gamma=100 for F on Church
-    assert church_a.config.r1_gamma == 10.0
+    # official: --gamma=100 for F on Church, 10 for A; both scaled to 16x16 from 256
+    assert church_f.config.r1_gamma == 100.0 / 256 and not church_f.xflip
+    assert church_a.config.r1_gamma == 10.0 / 256
+    unscaled = get_scale("smoke", r1_gamma_by_resolution=False)
+    assert train_options(runs[("F", CHURCH, 0)], unscaled, tmp_path).config.r1_gamma == 100.0
     paper = get_scale("paper", datasets=PAPER_DATA)
     (horse_f,) = [run for run in plan_runs(get_suites("table3"), paper, OPENMOJI) if run.config == "F"
                   and run.column == HORSE]

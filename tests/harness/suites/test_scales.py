@@ -47,6 +47,31 @@ def test_paper_scale_needs_user_data_and_uses_paper_lengths():
     assert paper.run_kimg(FFHQ) == 25000 and paper.run_kimg(CAR) == 57000 and paper.run_resolution(CAR) == 512
 
 
+def test_r1_gamma_factor_is_the_squared_resolution_ratio():
+    assert get_scale("paper").r1_gamma_factor(CAR) == 1.0  # the paper's resolution keeps the official gamma
+    assert get_scale("cpu").r1_gamma_factor(CAR) == (16 / 512) ** 2
+    assert get_scale("smoke").r1_gamma_factor(FFHQ) == (16 / 1024) ** 2
+    assert get_scale("paper", resolution=256).r1_gamma_factor(CAR) == 0.25
+    assert get_scale("cpu", r1_gamma_by_resolution=False).r1_gamma_factor(CAR) == 1.0
+
+
+def test_same_discriminator_at_a_quarter_width_has_sixteen_times_the_r1_norm():
+    """The reason for the factor: D_hi(y) = D_lo(mean-pool_k(y)) is one function seen at two widths,
+    and its squared input-gradient norm at the low width is k^2 times the high one's."""
+    import torch
+
+    torch.manual_seed(0)
+    d_lo = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.LeakyReLU(0.2),
+                               torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 1))
+    k = 4
+    y = torch.randn(5, 1, 4 * k, 4 * k, requires_grad=True)
+    x = torch.nn.functional.avg_pool2d(y, k).detach().requires_grad_(True)
+    (grad_hi,) = torch.autograd.grad(d_lo(torch.nn.functional.avg_pool2d(y, k)).sum(), y)
+    (grad_lo,) = torch.autograd.grad(d_lo(x).sum(), x)
+    norm_hi, norm_lo = grad_hi.square().sum(dim=(1, 2, 3)), grad_lo.square().sum(dim=(1, 2, 3))
+    assert torch.allclose(norm_lo, norm_hi * k**2, rtol=1e-5)
+
+
 def test_every_scale_states_its_purpose_seeds_and_ema_rampup():
     assert list(SCALES) == ["smoke", "cpu", "small", "paper"]
     assert all(len(scale.purpose) > 80 for scale in SCALES.values())

@@ -87,7 +87,7 @@ def _source(scale: Scale, column: str, is_installed, missing_source) -> str:
 def train_options(run: PlannedRun, scale: Scale, results_root: Path):
     """The TrainOptions of a planned run at `scale`: the scale's sizes, the dataset's settings of
     the official commands (tables.DATASET_SETTINGS: x-flips, per-config R1 gamma, paper length),
-    R1 gamma scaled to the run's resolution (Scale.r1_gamma_factor)."""
+    R1 gamma of a non-growing config scaled to the run's resolution (Scale.r1_gamma_factor)."""
     import variants
     from harness.data import source_channels
     from harness.train import TrainOptions
@@ -108,7 +108,7 @@ def train_options(run: PlannedRun, scale: Scale, results_root: Path):
         **({} if scale.lr is None else {"lr": scale.lr, "growing_lr_by_res": ((4, scale.lr),)}),
         **settings.config_overrides.get(run.config, {}),
     )
-    config = config.replace(r1_gamma=config.r1_gamma * scale.r1_gamma_factor(run.column))
+    config = config.replace(r1_gamma=config.r1_gamma * scale.r1_gamma_factor(run.column, config.growing))
     run_dir = results_root / run.folder
     return TrainOptions(
         config=config,

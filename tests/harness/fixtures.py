@@ -42,7 +42,7 @@ def config_record(name: str) -> dict:
         name=name, g_arch=g_arch, d_arch=d_arch, style_block=style_block, growing=growing, resolution=16,
         width_multiplier=0.0625, fmap_base=32768 if name in ("F", "A-large") else 16384,
         r1_interval=r1_interval, pl_weight=pl_weight, adam_betas=[0.0, 0.99],
-        r1_gamma=10 * (16 / 1024) ** 2,  # scaled to 16x16 as the suites scale it (Scale.r1_gamma_factor)
+        r1_gamma=10 * (16 / 1024) ** 2,  # as the suites scale a non-growing config's (Scale.r1_gamma_factor)
     )
 
 

@@ -47,12 +47,13 @@ def test_paper_scale_needs_user_data_and_uses_paper_lengths():
     assert paper.run_kimg(FFHQ) == 25000 and paper.run_kimg(CAR) == 57000 and paper.run_resolution(CAR) == 512
 
 
-def test_r1_gamma_factor_is_the_squared_resolution_ratio():
-    assert get_scale("paper").r1_gamma_factor(CAR) == 1.0  # the paper's resolution keeps the official gamma
-    assert get_scale("cpu").r1_gamma_factor(CAR) == (16 / 512) ** 2
-    assert get_scale("smoke").r1_gamma_factor(FFHQ) == (16 / 1024) ** 2
-    assert get_scale("paper", resolution=256).r1_gamma_factor(CAR) == 0.25
-    assert get_scale("cpu", r1_gamma_by_resolution=False).r1_gamma_factor(CAR) == 1.0
+def test_r1_gamma_factor_is_the_squared_resolution_ratio_without_growing():
+    assert get_scale("paper").r1_gamma_factor(CAR, False) == 1.0  # the paper's resolution: the official gamma
+    assert get_scale("cpu").r1_gamma_factor(CAR, False) == (16 / 512) ** 2
+    assert get_scale("smoke").r1_gamma_factor(FFHQ, False) == (16 / 1024) ** 2
+    assert get_scale("paper", resolution=256).r1_gamma_factor(CAR, False) == 0.25
+    assert get_scale("cpu", r1_gamma_by_resolution=False).r1_gamma_factor(CAR, False) == 1.0
+    assert get_scale("cpu").r1_gamma_factor(CAR, True) == 1.0  # growing configs keep theirs
 
 
 def test_same_discriminator_at_a_quarter_width_has_sixteen_times_the_r1_norm():

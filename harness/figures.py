@@ -185,15 +185,23 @@ def training_curves(metric_rows: pd.DataFrame, results: pd.DataFrame) -> bytes |
                              hue="config", units="run", estimator=None, palette=palette, linewidth=0.9,
                              marker=".", legend=False, ax=ax)
                 if (panel["value"] > 0).all():
-                    ax.set_yscale("log")
-                    for axis_format in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-                        axis_format(FormatStrFormatter("%g"))  # 2900, not 2.9x10^3
+                    log_y_axis(ax, panel["value"])
             ax.set(title=f"{metric.upper() if metric in ('fid', 'kid', 'ppl') else metric} on {column}",
                    xlabel="training images (kimg)", ylabel=metric)
         handles = [Line2D([], [], color=palette[config], label=config) for config in configs
                    if config in set(points["config"])]
         figure.legend(handles=handles, loc="outside right upper", fontsize="small", title="configuration")
         return _to_png(figure)
+
+
+def log_y_axis(ax, values: pd.Series) -> None:
+    """A log y axis labelled in plain numbers (2900, not 2.9x10^3); its minor ticks are labelled only
+    when the values lie within one decade, where they are the only labels (across decades they
+    would overlap)."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    if values.max() < 10 * values.min():
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
 
 
 def speed_rounds(speed: dict | None) -> bytes | None:

@@ -1,6 +1,7 @@
-"""The report's figures render the same bytes from the same results."""
+"""The report's figures: the same bytes from the same results, and axes a reader can read."""
 
 import numpy as np
+import pandas as pd
 
 from harness import figures
 
@@ -20,3 +21,21 @@ def test_rendering_leaves_the_callers_random_stream_where_it_was():
     np.random.seed(3)
     figures.speed_rounds(SPEED)
     assert np.random.random() == expected
+
+
+def test_log_axis_labels_minor_ticks_only_within_one_decade():
+    """FID from 500 to 3000 needs its minor ticks labelled (one decade holds no major tick); precision
+    from 0.004 to 0.6 has major ticks, and labelled minor ticks there overlapped."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter
+
+    figure, (narrow, wide) = plt.subplots(1, 2)
+    try:
+        figures.log_y_axis(narrow, pd.Series([500.0, 3000.0]))
+        figures.log_y_axis(wide, pd.Series([0.004, 0.6]))
+        assert narrow.get_yscale() == wide.get_yscale() == "log"
+        assert isinstance(narrow.yaxis.get_minor_formatter(), FormatStrFormatter)
+        assert not isinstance(wide.yaxis.get_minor_formatter(), FormatStrFormatter)
+        assert isinstance(wide.yaxis.get_major_formatter(), FormatStrFormatter)
+    finally:
+        plt.close(figure)

@@ -24,8 +24,8 @@ def test_rendering_leaves_the_callers_random_stream_where_it_was():
 
 
 def test_log_axis_labels_minor_ticks_only_within_one_decade():
-    """FID from 500 to 3000 needs its minor ticks labelled (one decade holds no major tick); precision
-    from 0.004 to 0.6 has major ticks, and labelled minor ticks there overlapped."""
+    """FID from 500 to 3000 has one major tick (1000), so its minor ticks carry the labels; precision
+    from 0.004 to 0.6 spans two decades, where labelled minor ticks overlapped."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FormatStrFormatter
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from common.io import read_json_object
 from harness.rundir import RunDir
 from harness.suites.executors import LocalExecutor
-from harness.suites.runner import PlannedRun, plan_records, plan_runs, train_options
+from harness.suites.runner import PlannedRun, plan_records, plan_runs, stale_finished_runs, train_options
 from harness.suites.scales import Scale
 from harness.suites.suite_files import write_suite_files
 from harness.suites.tables import FFHQ, Suite, dataset_slug
@@ -77,6 +77,13 @@ def check_plan(suites: tuple[Suite, ...], scale: Scale, results_root: Path, is_i
                          f"another --suite or --scale")
     plan_records(runs, scale, results_root, suites)
     speed_options(runs, scale, results_root)
+    stale = stale_finished_runs(runs, scale, results_root)
+    if stale:  # a finished run is reused as it is, so one trained otherwise would mix settings in a table
+        more = " ..." if len(stale) > 3 else ""
+        raise ValueError(f"{len(stale)} finished run(s) in {results_root} were trained with other settings "
+                         f"than this command plans: {'; '.join(stale[:3])}{more}. Pass another --results for "
+                         f"these settings, or move those run folders away to train them again (nothing has "
+                         f"been changed)")
     return runs
 
 

@@ -126,6 +126,19 @@ def train_options(run: PlannedRun, scale: Scale, results_root: Path):
     )
 
 
+def stale_finished_runs(runs: list[PlannedRun], scale: Scale, results_root: Path) -> list[str]:
+    """'<folder> (differences)' for each planned run that `results_root` holds finished but trained
+    with other settings (config, data, seed, x-flips, budget) than `scale` plans for it now."""
+    from harness.train.rundir import finished_run_differences
+
+    stale = []
+    for run in runs:
+        differences = finished_run_differences(train_options(run, scale, Path(results_root)))
+        if differences:
+            stale.append(f"{run.folder} ({'; '.join(differences)})")
+    return stale
+
+
 def plan_records(runs: list[PlannedRun], scale: Scale, results_root: Path, suites=()) -> list[dict]:
     """One JSON-ready record per run: the cells it fills and its resolved TrainOptions (the dry
     run's output; building them also checks every run's settings before anything trains)."""

@@ -12,16 +12,18 @@ from harness.train.options import TrainOptions
 
 # Options that must match when a run is resumed (the budget and intervals may change).
 RESUME_INVARIANTS = ("config", "data", "seed", "xflip", "growing_fraction")
+# Options a finished run must share with a suite plan that reuses it instead of training: the budget too.
+REUSE_INVARIANTS = (*RESUME_INVARIANTS, "kimg")
 
 
 class RunDirError(ValueError):
     """The run directory does not fit the request (a different run, nothing to resume, other data)."""
 
 
-def _option_differences(stored: dict, current: dict) -> list[str]:
-    """'field: stored -> current' for each resume invariant (config fields one by one) that differs."""
+def _option_differences(stored: dict, current: dict, keys=RESUME_INVARIANTS) -> list[str]:
+    """'field: stored -> current' for each of `keys` (config fields one by one) that differs."""
     differences = []
-    for key in RESUME_INVARIANTS:
+    for key in keys:
         before, now = stored.get(key), current[key]
         if key == "config" and isinstance(before, dict):
             differences += [f"config.{name}: {before.get(name)!r} in options.json, {now.get(name)!r} now"
@@ -60,6 +62,15 @@ def check_run_dir(options: TrainOptions) -> bool:
         raise RunDirError(f"cannot resume {run.path}: {'; '.join(different)}; use the same settings, "
                           f"or another --out")
     return True
+
+
+def finished_run_differences(options: TrainOptions) -> list[str]:
+    """For a finished run at `options.out`, each of REUSE_INVARIANTS its options.json holds otherwise
+    ('field: stored in options.json, planned now'); [] when they agree or the run is not finished."""
+    run = RunDir(options.out_dir)
+    if not run.is_done():
+        return []
+    return _option_differences(run.read_json(RunDir.OPTIONS), options.to_dict(), REUSE_INVARIANTS)
 
 
 def check_dataset(run_dir: Path, info) -> None:

@@ -1,9 +1,10 @@
+import json
 
 import pytest
 
 from common.io import read_jsonl, write_jsonl_atomic
 from harness.rundir import RunDir
-from harness.suites.runner import measure_run, plan_runs, train_options
+from harness.suites.runner import measure_run, plan_runs, stale_finished_runs, train_options
 from harness.suites.scales import get_scale
 from harness.suites.suite_files import suite_record
 from harness.suites.tables import CAR, CHURCH, DATASET_COLUMNS, FFHQ, HORSE, SUITES, get_suites
@@ -186,3 +187,30 @@ def test_a_measured_run_without_its_weights_is_left_as_it_is(tmp_path, monkeypat
     (run_dir / "figures" / "samples.png").unlink()
     measure_run(run_dir, get_scale("smoke"), 1, log=said.append)
     assert said == [f"  {run_dir}: no snapshots left, so no sample grids are drawn"]
+
+
+def _finish(run_dir, options) -> None:
+    """A finished run as training leaves it, as far as reuse reads it: options.json and a done summary."""
+    run_dir.mkdir(parents=True)
+    (run_dir / "options.json").write_text(json.dumps(options.to_dict()))
+    (run_dir / "summary.json").write_text(json.dumps({"done": True}))
+
+
+def test_a_finished_run_trained_with_other_settings_stops_the_plan_before_anything_trains(tmp_path):
+    """A results root from before a settings change (here the official R1 gamma, unscaled) holds
+    finished runs the driver would reuse as they are; the plan names them and the difference."""
+    from harness.suites.driver import check_plan
+
+    scale, suites = get_scale("smoke"), get_suites("table1")
+    runs = {run.run_id: run for run in plan_runs(suites, scale, OPENMOJI)}
+    old = get_scale("smoke", r1_gamma_by_resolution=False)
+    _finish(tmp_path / runs["E__ffhq__seed0"].folder, train_options(runs["E__ffhq__seed0"], old, tmp_path))
+    _finish(tmp_path / runs["A__ffhq__seed0"].folder, train_options(runs["A__ffhq__seed0"], scale, tmp_path))
+    assert stale_finished_runs(list(runs.values()), scale, tmp_path) == [
+        "table1/E__ffhq__seed0 (config.r1_gamma: 100.0 in options.json, 0.0244140625 now)"]
+    with pytest.raises(ValueError, match=r"1 finished run\(s\) .* table1/E__ffhq__seed0 \(config.r1_gamma: "
+                                         r"100.0 .*Pass another --results"):
+        check_plan(suites, scale, tmp_path, OPENMOJI)
+    assert check_plan(suites, old.replace(kimg=6), tmp_path / "elsewhere", OPENMOJI)  # another root plans
+    longer = get_scale("smoke", kimg=12)  # the budget counts too: a 6 kimg run is not a 12 kimg one
+    assert any("kimg: 6" in line for line in stale_finished_runs(list(runs.values()), longer, tmp_path))

@@ -113,13 +113,16 @@ def scale_from_args(args):
 
 
 def dry_run(suites, scale, results: Path) -> None:
-    """One JSON line per planned run (harness.suites.runner.plan_records)."""
-    from harness.suites.runner import plan_records, plan_runs
+    """One JSON line per planned run (harness.suites.runner.plan_records); on stderr, the finished runs
+    in `results` trained with other settings, which would stop the real command (driver.check_plan)."""
+    from harness.suites.runner import plan_records, plan_runs, stale_finished_runs
 
     runs = plan_runs(suites, scale, source_is_available,
                      missing_source=lambda column: f'<not given: --data "{column}=PATH">')
     for record in plan_records(runs, scale, results, suites):
         print(json.dumps(record))
+    for line in stale_finished_runs(runs, scale, Path(results)):
+        print(f"ablate: this command would stop: finished with other settings: {line}", file=sys.stderr)
 
 
 def run(args) -> int:

@@ -82,3 +82,21 @@ def test_bad_input_exits_with_one_line_before_anything_trains(tmp_path, capsys, 
     assert captured.err.startswith("ablate: error: ") and captured.err.count("\n") == 1
     assert message in captured.err
     assert not results.exists()
+
+
+def test_dry_run_names_finished_runs_trained_with_other_settings_on_stderr(tmp_path, capsys):
+    """The plan stays JSON lines on stdout; the runs that would stop the real command go to stderr."""
+    results = tmp_path / "results"
+    assert ablate(["--suite", "table2", "--scale", "smoke", "--dry-run", "--results", str(results)]) == 0
+    plan = {json.loads(line)["run"]: json.loads(line) for line in capsys.readouterr().out.splitlines()}
+    run = "table2/G-original_D-original__ffhq__seed0"
+    options = plan[run]["options"] | {"config": plan[run]["options"]["config"] | {"r1_gamma": 100.0}}
+    (results / run).mkdir(parents=True)
+    (results / run / "options.json").write_text(json.dumps(options))
+    (results / run / "summary.json").write_text(json.dumps({"done": True}))
+    assert ablate(["--suite", "table2", "--scale", "smoke", "--dry-run", "--results", str(results)]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == len(plan)
+    assert captured.err == (f"ablate: this command would stop: finished with other settings: {run} "
+                            f"(config.r1_gamma: 100.0 in options.json, 0.0244140625 now)\n")
+

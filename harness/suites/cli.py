@@ -119,9 +119,10 @@ def dry_run(suites, scale, results: Path) -> None:
 
     runs = plan_runs(suites, scale, source_is_available,
                      missing_source=lambda column: f'<not given: --data "{column}=PATH">')
-    for record in plan_records(runs, scale, results, suites):
+    records = plan_records(runs, scale, results, suites)
+    for record in records:
         print(json.dumps(record))
-    for line in stale_finished_runs(runs, scale, Path(results)):
+    for line in stale_finished_runs(records):
         print(f"ablate: this command would stop: finished with other settings: {line}", file=sys.stderr)
 
 

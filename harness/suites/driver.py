@@ -75,9 +75,9 @@ def check_plan(suites: tuple[Suite, ...], scale: Scale, results_root: Path, is_i
         raise ValueError(f"scale {scale.name!r} covers no cell of {names} (it covers suites "
                          f"{list(scale.suites) or 'all'}, columns {list(scale.columns) or 'all'}); choose "
                          f"another --suite or --scale")
-    plan_records(runs, scale, results_root, suites)
+    records = plan_records(runs, scale, results_root, suites)
     speed_options(runs, scale, results_root)
-    stale = stale_finished_runs(runs, scale, results_root)
+    stale = stale_finished_runs(records)
     if stale:  # a finished run is reused as it is, so one trained otherwise would mix settings in a table
         more = " ..." if len(stale) > 3 else ""
         raise ValueError(f"{len(stale)} finished run(s) in {results_root} were trained with other settings "

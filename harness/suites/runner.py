@@ -126,16 +126,16 @@ def train_options(run: PlannedRun, scale: Scale, results_root: Path):
     )
 
 
-def stale_finished_runs(runs: list[PlannedRun], scale: Scale, results_root: Path) -> list[str]:
-    """'<folder> (differences)' for each planned run that `results_root` holds finished but trained
-    with other settings (config, data, seed, x-flips, budget) than `scale` plans for it now."""
+def stale_finished_runs(records: list[dict]) -> list[str]:
+    """'<folder> (differences)' for each plan record (plan_records) whose run folder holds a finished
+    run trained with other settings (config, data, seed, x-flips, budget) than the record plans."""
     from harness.train.rundir import finished_run_differences
 
     stale = []
-    for run in runs:
-        differences = finished_run_differences(train_options(run, scale, Path(results_root)))
+    for record in records:
+        differences = finished_run_differences(record["options"])
         if differences:
-            stale.append(f"{run.folder} ({'; '.join(differences)})")
+            stale.append(f"{record['run']} ({'; '.join(differences)})")
     return stale
 
 

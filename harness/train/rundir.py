@@ -64,13 +64,14 @@ def check_run_dir(options: TrainOptions) -> bool:
     return True
 
 
-def finished_run_differences(options: TrainOptions) -> list[str]:
-    """For a finished run at `options.out`, each of REUSE_INVARIANTS its options.json holds otherwise
-    ('field: stored in options.json, planned now'); [] when they agree or the run is not finished."""
-    run = RunDir(options.out_dir)
+def finished_run_differences(planned: dict) -> list[str]:
+    """For a finished run at `planned["out"]` (planned: TrainOptions.to_dict()), each of
+    REUSE_INVARIANTS its options.json holds otherwise ('field: stored in options.json, planned now');
+    [] when they agree or the run is not finished."""
+    run = RunDir(Path(planned["out"]))
     if not run.is_done():
         return []
-    return _option_differences(run.read_json(RunDir.OPTIONS), options.to_dict(), REUSE_INVARIANTS)
+    return _option_differences(run.read_json(RunDir.OPTIONS), planned, REUSE_INVARIANTS)
 
 
 def check_dataset(run_dir: Path, info) -> None:

@@ -4,7 +4,7 @@ import pytest
 
 from common.io import read_jsonl, write_jsonl_atomic
 from harness.rundir import RunDir
-from harness.suites.runner import measure_run, plan_runs, stale_finished_runs, train_options
+from harness.suites.runner import measure_run, plan_records, plan_runs, stale_finished_runs, train_options
 from harness.suites.scales import get_scale
 from harness.suites.suite_files import suite_record
 from harness.suites.tables import CAR, CHURCH, DATASET_COLUMNS, FFHQ, HORSE, SUITES, get_suites
@@ -206,11 +206,12 @@ def test_a_finished_run_trained_with_other_settings_stops_the_plan_before_anythi
     old = get_scale("smoke", r1_gamma_by_resolution=False)
     _finish(tmp_path / runs["E__ffhq__seed0"].folder, train_options(runs["E__ffhq__seed0"], old, tmp_path))
     _finish(tmp_path / runs["A__ffhq__seed0"].folder, train_options(runs["A__ffhq__seed0"], scale, tmp_path))
-    assert stale_finished_runs(list(runs.values()), scale, tmp_path) == [
+    assert stale_finished_runs(plan_records(list(runs.values()), scale, tmp_path, suites)) == [
         "table1/E__ffhq__seed0 (config.r1_gamma: 100.0 in options.json, 0.0244140625 now)"]
     with pytest.raises(ValueError, match=r"1 finished run\(s\) .* table1/E__ffhq__seed0 \(config.r1_gamma: "
                                          r"100.0 .*Pass another --results"):
         check_plan(suites, scale, tmp_path, OPENMOJI)
     assert check_plan(suites, old.replace(kimg=6), tmp_path / "elsewhere", OPENMOJI)  # another root plans
     longer = get_scale("smoke", kimg=12)  # the budget counts too: a 6 kimg run is not a 12 kimg one
-    assert any("kimg: 6" in line for line in stale_finished_runs(list(runs.values()), longer, tmp_path))
+    longer_plan = plan_records(list(runs.values()), longer, tmp_path, suites)
+    assert any("kimg: 6" in line for line in stale_finished_runs(longer_plan))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FormatStrFormatter, MaxNLocator
+from matplotlib.ticker import FormatStrFormatter, FuncFormatter, MaxNLocator
 
 from harness.cells import cell_label, in_paper_order
 from harness.findings import figure8_runs, run_shares
@@ -195,13 +195,20 @@ def training_curves(metric_rows: pd.DataFrame, results: pd.DataFrame) -> bytes |
 
 
 def log_y_axis(ax, values: pd.Series) -> None:
-    """A log y axis labelled in plain numbers (2900, not 2.9x10^3); its minor ticks are labelled only
-    when the values lie within one decade, where they are the only labels (across decades they
-    would overlap)."""
+    """A log y axis labelled in plain numbers (2900, not 2.9x10^3). Minor ticks are labelled by how
+    many decades the values span: all of them within one (where they are the only labels), those
+    at 2x and 5x a power of ten within two, none beyond (where labels would overlap)."""
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    if values.max() < 10 * values.min():
-        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    decades = math.log10(values.max() / values.min()) if values.min() > 0 else math.inf
+    leading = range(1, 10) if decades < 1 else (2, 5) if decades < 2 else ()
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: _minor_label(value, leading)))
+
+
+def _minor_label(value: float, leading) -> str:
+    """`value` as %g when its leading digit is in `leading`, else no label."""
+    digit = round(value / 10 ** math.floor(math.log10(value))) if value > 0 else 0
+    return f"{value:g}" if digit in leading else ""
 
 
 def speed_rounds(speed: dict | None) -> bytes | None:

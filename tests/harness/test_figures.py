@@ -23,19 +23,24 @@ def test_rendering_leaves_the_callers_random_stream_where_it_was():
     assert np.random.random() == expected
 
 
-def test_log_axis_labels_minor_ticks_only_within_one_decade():
-    """FID from 500 to 3000 has one major tick (1000), so its minor ticks carry the labels; precision
-    from 0.004 to 0.6 spans two decades, where labelled minor ticks overlapped."""
+def test_log_axis_labels_minor_ticks_by_the_decades_spanned():
+    """FID from 500 to 3000 has one major tick (1000), so all its minor ticks carry labels; from 250
+    to 2600 (just over a decade) matplotlib's default wrote some as 3x10^2 beside 1000, so only 2x
+    and 5x are labelled, in plain numbers; precision from 0.004 to 0.6 spans two decades, where
+    labelled minor ticks overlapped."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FormatStrFormatter
 
-    figure, (narrow, wide) = plt.subplots(1, 2)
+    figure, (narrow, middle, wide) = plt.subplots(1, 3)
     try:
         figures.log_y_axis(narrow, pd.Series([500.0, 3000.0]))
+        figures.log_y_axis(middle, pd.Series([250.0, 2600.0]))
         figures.log_y_axis(wide, pd.Series([0.004, 0.6]))
-        assert narrow.get_yscale() == wide.get_yscale() == "log"
-        assert isinstance(narrow.yaxis.get_minor_formatter(), FormatStrFormatter)
-        assert not isinstance(wide.yaxis.get_minor_formatter(), FormatStrFormatter)
+        assert narrow.get_yscale() == middle.get_yscale() == wide.get_yscale() == "log"
+        minor = [ax.yaxis.get_minor_formatter() for ax in (narrow, middle, wide)]
+        assert [minor[0](value) for value in (600.0, 2000.0, 3000.0)] == ["600", "2000", "3000"]
+        assert [minor[1](value) for value in (200.0, 300.0, 500.0, 2000.0)] == ["200", "", "500", "2000"]
+        assert [minor[2](value) for value in (0.002, 0.02, 0.05, 0.3)] == ["", "", "", ""]
         assert isinstance(wide.yaxis.get_major_formatter(), FormatStrFormatter)
     finally:
         plt.close(figure)

@@ -263,9 +263,9 @@ SCALES: dict[str, Scale] = {
         tick_kimg=1.0,
         fid_samples=1024,
         ppl_samples=256,
-        # The seed spread is large at this size. With 5 seeds, lazy R1's C - B FID (+162, paired SD 124)
-        # stayed undecided at its finding's 97.5%; with 8 the interval's half-width, t x SD / sqrt(8) = 125,
-        # is below an effect that size. The report sizes each claim still undecided (seeds_to_decide).
+        # The seed spread is large at this size. In the committed example 8 seeds decide path length's
+        # PPL, D - C -0.34 (paired SD 0.39: half-width t x SD / sqrt(8) = 0.32), not lazy R1's FID,
+        # C - B +96 (SD 132; about 21 seeds). The report sizes each claim still undecided (seeds_to_decide).
         seeds=8,
         max_evaluations=2,
         suites=("table1", "table2"),

@@ -196,12 +196,13 @@ def training_curves(metric_rows: pd.DataFrame, results: pd.DataFrame) -> bytes |
 
 def log_y_axis(ax, values: pd.Series) -> None:
     """A log y axis labelled in plain numbers (2900, not 2.9x10^3). Minor ticks are labelled by how
-    many decades the values span: all of them within one (where they are the only labels), those
-    at 2x and 5x a power of ten within two, none beyond (where labels would overlap)."""
+    many decades the values span: all of them within half a decade (where they are the only labels),
+    those at 2x, 3x and 5x a power of ten within two, none beyond (closer labels overlap in a
+    panel a few inches high)."""
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     decades = math.log10(values.max() / values.min()) if values.min() > 0 else math.inf
-    leading = range(1, 10) if decades < 1 else (2, 5) if decades < 2 else ()
+    leading = range(1, 10) if decades < 0.5 else (2, 3, 5) if decades < 2 else ()
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: _minor_label(value, leading)))
 
 

@@ -78,13 +78,13 @@ def test_suite_json_lists_one_cell_per_seed_with_evaluations_and_coverage():
         (row, seed) for row in "ABCD" for seed in range(3)]
     assert set(record["cells"][0]) == {"table", "row", "column", "paper_dataset", "config", "dataset", "run",
                                        "seed"}
-    assert record["cells"][7]["run"] == "table1/C__lsun-car__seed1"
+    assert record["cells"][7]["run"] == "table1/C__ffhq__seed1"
     assert record["evaluations"] == {"table1": 2}
     source = record["evaluations_source"]["table1"]
     assert "10 times" in source and "capped at 2" in source
     left_out = record["coverage"]["cells_not_covered"]
-    assert {(cell["row"], cell["column"]) for cell in left_out} >= {("A", FFHQ), ("B", FFHQ), ("E", CAR)}
-    assert list(record["dataset_settings"]) == ["LSUN Car"]  # the columns the scale covers
+    assert {(cell["row"], cell["column"]) for cell in left_out} >= {("A", CAR), ("B", CAR), ("E", FFHQ)}
+    assert list(record["dataset_settings"]) == [FFHQ]  # the columns the scale covers
     smoke_runs = {(run.config, run.column, run.seed): run
                   for run in plan_runs(get_suites("all"), get_scale("smoke"), OPENMOJI)}
     ffhq = suite_record(SUITES["table1"], smoke_runs, get_scale("smoke"))["dataset_settings"][FFHQ]

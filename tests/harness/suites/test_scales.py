@@ -99,7 +99,7 @@ def test_cpu_scale_covers_the_findings_it_must_decide():
     table1 = {row for suite, row, _ in covered if suite == "table1"}
     assert table1 == {"A", "B", "C", "D"}  # droplets and precision/recall (A->B), lazy R1 (B->C), path length
     table2 = {(row, column) for suite, row, column in covered if suite == "table2"}
-    assert table2 == {(g, f"{CAR} / {d}") for g in ("G original", "G output skips")
+    assert table2 == {(g, f"{FFHQ} / {d}") for g in ("G original", "G output skips")
                       for d in ("D original", "D input skips", "D residual")}  # output skips, every D
     assert not any(suite == "table3" for suite, _, _ in covered)
     assert all(get_scale("smoke").covers(suite.name, cell.row, cell.dataset)

@@ -264,15 +264,15 @@ SCALES: dict[str, Scale] = {
         fid_samples=1024,
         ppl_samples=256,
         # The seed spread is large at this size. In the committed example 8 seeds decide path length's
-        # PPL, D - C -0.34 (paired SD 0.39: half-width t x SD / sqrt(8) = 0.32), not lazy R1's FID,
-        # C - B +96 (SD 132; about 21 seeds). The report sizes each claim still undecided (seeds_to_decide).
+        # PPL, D - C -0.48 (95% CI -0.94 to -0.02), but not output skips' PPL with every D (input-skip D
+        # -0.16: about 52 seeds). The report sizes each claim still undecided (seeds_to_decide).
         seeds=8,
         max_evaluations=2,
         suites=("table1", "table2"),
         rows={"table1": ("A", "B", "C", "D"), "table2": ("G original", "G output skips")},
         # FFHQ's stand-in, not Car's: on sneakers the non-growing configs were within reach of the data
         # by 2 kimg and 12 of their 48 runs in the example then missed halving that FID; on trousers
-        # all 12 of seeds 0-1 halved it (docs/learning-at-cpu-scale.md, "Trousers, not sneakers").
+        # all 12 of seeds 0-1 halved it, and all 48 of the example (docs/learning-at-cpu-scale.md).
         columns=(FFHQ,),
         speed_rounds=5,
     ),

@@ -61,11 +61,11 @@ def test_the_report_states_the_learning_check_of_the_committed_runs(scale):
     assert all(check.reached_the_end for check in checks) and len(budgets) == 1
 
 
-@pytest.mark.parametrize("scale", [
-    "cpu",
-    pytest.param("smoke", marks=pytest.mark.xfail(strict=True, reason="9 of the smoke example's 35 runs do not "
-                                                  "halve their FID yet (issue 14); strict, so it fails once they do")),
-])
+# Strict, so that the smoke case fails (and this mark is removed) once all its runs learn.
+SMOKE_NOT_YET = pytest.mark.xfail(strict=True, reason="9 of 35 smoke runs do not halve their FID yet")
+
+
+@pytest.mark.parametrize("scale", ["cpu", pytest.param("smoke", marks=SMOKE_NOT_YET)])
 def test_every_committed_run_learns(scale):
     """Issue 14's condition on every run of the committed example: final FID at most half the FID of the
     first snapshot after 10% of its budget (harness.learning)."""

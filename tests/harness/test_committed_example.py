@@ -1,6 +1,7 @@
 """The committed examples (smoke and cpu scale) are complete, record their protocol, and stay out of
 the default results root; the learning check (harness.learning, issue 14) is read from what is committed."""
 
+import functools
 import json
 import shutil
 import subprocess
@@ -48,11 +49,18 @@ def test_the_example_holds_finished_measured_runs_with_their_protocol(scale):
     assert set(load_speed(example)["img_per_s"]) == {"A", "B", "C", "E", "F"}  # timed side by side
 
 
+@functools.cache
+def committed_learning_checks(scale: str):
+    """harness.learning's checks of the committed example `scale`, read once for the tests below."""
+    example = EXAMPLES[scale]
+    return learning_checks(load_metric_rows(example), load_results(example))
+
+
 @pytest.mark.parametrize("scale", sorted(EXAMPLES))
 def test_the_report_states_the_learning_check_of_the_committed_runs(scale):
     """The report's count of runs that learn is the one harness.learning computes from the rows."""
     example = EXAMPLES[scale]
-    checks = learning_checks(load_metric_rows(example), load_results(example))
+    checks = committed_learning_checks(scale)
     assert len(checks) == RUNS[scale]
     learned = sum(check.learns for check in checks)
     html = (example / "report.html").read_text(encoding="utf-8")
@@ -69,8 +77,7 @@ SMOKE_NOT_YET = pytest.mark.xfail(strict=True, reason="9 of 35 smoke runs do not
 def test_every_committed_run_learns(scale):
     """Issue 14's condition on every run of the committed example: final FID at most half the FID of the
     first snapshot after 10% of its budget (harness.learning)."""
-    example = EXAMPLES[scale]
-    checks = learning_checks(load_metric_rows(example), load_results(example))
+    checks = committed_learning_checks(scale)
     assert len(checks) == RUNS[scale]
     failing = [f"{check.run} ({check.ratio:.2f})" for check in checks if not check.learns]
     assert failing == []

@@ -50,8 +50,8 @@ def test_train_options_carry_the_seed_the_dataset_settings_and_the_ema_rampup(tm
     assert ffhq.seed == 1 and ffhq.xflip and ffhq.config.ema_rampup == 0.05
     assert ffhq.config.r1_gamma == 100 * (16 / 1024) ** 2  # E's official 100, scaled to 16x16 from 1024
     assert ffhq.out == tmp_path / "table1/E__ffhq__seed1"
-    # the learning check's early snapshot at 10% of the budget (6 kimg), on a tick (every 0.2 kimg)
-    assert ffhq.first_snapshot_kimg == pytest.approx(0.6) and ffhq.tick_kimg == pytest.approx(0.2)
+    # the learning check's early snapshot at 10% of the budget (10 kimg), on a tick (every 0.5 kimg)
+    assert ffhq.first_snapshot_kimg == pytest.approx(1.0) and ffhq.tick_kimg == pytest.approx(0.5)
     church_f, church_a = (train_options(runs[(config, CHURCH, 0)], scale, tmp_path) for config in ("F", "A"))
     # official: --gamma=100 for F on Church, scaled to 16x16 from 256; the growing A keeps its 10
     assert church_f.config.r1_gamma == 100.0 / 256 and not church_f.xflip
@@ -212,6 +212,7 @@ def test_a_finished_run_trained_with_other_settings_stops_the_plan_before_anythi
                                          r"100.0 .*Pass another --results"):
         check_plan(suites, scale, tmp_path, OPENMOJI)
     assert check_plan(suites, old.replace(kimg=6), tmp_path / "elsewhere", OPENMOJI)  # another root plans
-    longer = get_scale("smoke", kimg=12)  # the budget counts too: a 6 kimg run is not a 12 kimg one
+    longer = get_scale("smoke", kimg=12)  # the budget counts too: a 10 kimg run is not a 12 kimg one
     longer_plan = plan_records(list(runs.values()), longer, tmp_path, suites)
-    assert any("kimg: 6" in line for line in stale_finished_runs(longer_plan))
+    stale = stale_finished_runs(longer_plan)
+    assert any(f"kimg: {scale.kimg:g} in options.json, 12" in line for line in stale)

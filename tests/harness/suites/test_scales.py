@@ -33,7 +33,7 @@ def test_cpu_scales_prefer_installed_stand_ins():
     assert (
         resolve_dataset(smoke, CAR, lambda source: source.startswith("openmoji")) == "openmoji:travel-places"
     )
-    assert resolve_dataset(get_scale("cpu"), CAR, lambda source: True) == "fashion-mnist:sneaker"
+    assert resolve_dataset(get_scale("cpu"), CAR, lambda source: True) == "fashion-mnist:t-shirt"
     with pytest.raises(ValueError, match="pip"):
         resolve_dataset(smoke, FFHQ, lambda source: False)
 

@@ -57,8 +57,9 @@ class Scale(Options):
     by (resolution / paper resolution)^2 (`r1_gamma_factor`); False = the official value at any
     resolution.
     max_evaluations: cap on each table's number of metric evaluations (None: the table's own count).
-    suites / rows / columns: the cells this scale covers (empty = all; `rows` maps a suite to the
-    rows it covers, a suite it does not name keeps all rows).
+    suites / rows / columns / suite_columns: the cells this scale covers (empty = all; `rows` maps a
+    suite to the rows it covers, `suite_columns` to the dataset columns it covers; a suite that one of
+    them does not name keeps all its rows, or the columns of `columns`).
     speed_rounds / speed_steps: the side-by-side img/s timing after training (harness.measure.speed):
     rounds of `speed_steps` minibatches per config, 0 rounds = none.
     early_snapshot: one more snapshot at this share of each run's budget (at the first tick past it),
@@ -85,6 +86,7 @@ class Scale(Options):
     suites: tuple[str, ...] = ()
     rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
     columns: tuple[str, ...] = ()
+    suite_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     builtin_datasets: bool = False  # columns without a --data source use the built-in stand-ins
     speed_rounds: int = 3
     speed_steps: int = 16
@@ -147,6 +149,8 @@ class Scale(Options):
         if self.suites and suite not in self.suites:
             return False
         if suite in self.rows and row not in self.rows[suite]:
+            return False
+        if suite in self.suite_columns and column not in self.suite_columns[suite]:
             return False
         return not self.columns or column in self.columns
 
@@ -213,6 +217,9 @@ def check_scale(scale: Scale) -> None:
     for suite, rows in scale.rows.items():
         _check_names("rows", (suite,), SUITES)
         _check_names(f"rows[{suite!r}]", rows, dict.fromkeys(cell.row for cell in SUITES[suite].cells))
+    for suite, columns in scale.suite_columns.items():
+        _check_names("suite_columns", (suite,), SUITES)
+        _check_names(f"suite_columns[{suite!r}]", columns, DATASET_COLUMNS)
     _check_names("datasets", scale.datasets, DATASET_COLUMNS)
 
 
@@ -249,6 +256,11 @@ SCALES: dict[str, Scale] = {
         ppl_samples=128,
         seeds=1,
         max_evaluations=1,
+        # Table 2 on the FFHQ column's stand-in, G original and output-skip rows (5 runs, E shared with
+        # Table 1), as at the cpu scale: all 16 of its runs took the smoke suites to about 40 minutes
+        # on 2 cores at 10 kimg (docs/learning-at-cpu-scale.md, "Smoke stand-ins")
+        rows={"table2": ("G original", "G output skips")},
+        suite_columns={"table2": (FFHQ,)},
         speed_rounds=6,  # 5 configs x (1 warm-up + 6) rounds of 16 steps of about 1 s each on 2 idle cores
     ),
     "cpu": Scale(

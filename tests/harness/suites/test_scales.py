@@ -102,8 +102,17 @@ def test_cpu_scale_covers_the_findings_it_must_decide():
     assert table2 == {(g, f"{FFHQ} / {d}") for g in ("G original", "G output skips")
                       for d in ("D original", "D input skips", "D residual")}  # output skips, every D
     assert not any(suite == "table3" for suite, _, _ in covered)
-    assert all(get_scale("smoke").covers(suite.name, cell.row, cell.dataset)
-               for suite in SUITES.values() for cell in suite.cells)
+
+
+def test_smoke_scale_covers_every_suite_and_table2_on_one_column():
+    smoke = get_scale("smoke")
+    left_out = {(suite.name, cell.row, cell.column) for suite in SUITES.values() for cell in suite.cells
+                if not smoke.covers(suite.name, cell.row, cell.dataset)}
+    table2_kept = {(g, f"{FFHQ} / {d}") for g in ("G original", "G output skips")
+                   for d in ("D original", "D input skips", "D residual")}
+    assert left_out == {("table2", cell.row, cell.column) for cell in SUITES["table2"].cells
+                        if (cell.row, cell.column) not in table2_kept}
+    assert get_scale("smoke", suite_columns={}, rows={}).covers("table2", "G residual", CAR)
 
 
 def test_json_round_trip_keeps_a_scale():
@@ -130,6 +139,8 @@ def test_json_round_trip_keeps_a_scale():
     (dict(suites=["table9"]), r"suites names unknown \['table9'\]; known: table1, table2, table3, figure8"),
     (dict(rows={"table1": ["Z"]}), r"rows\['table1'\] names unknown \['Z'\]; known: A, B, C"),
     (dict(columns="FFHQ"), r"scale field columns must be a JSON list, each a string, got 'FFHQ'"),
+    (dict(suite_columns={"table2": ["LSUN Dog"]}), r"suite_columns\['table2'\] names unknown \['LSUN Dog'\]"),
+    (dict(suite_columns={"table7": ["FFHQ"]}), r"suite_columns names unknown \['table7'\]"),
     (dict(datasets={"ImageNet": "/x"}), r"datasets names unknown \['ImageNet'\]"),
 ])
 def test_bad_scale_values_name_the_field_in_one_line(overrides, message):

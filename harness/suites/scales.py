@@ -3,7 +3,7 @@
 Each preset's `purpose` says what it is for and what it can show; every value can be overridden
 (`--set field=value`, checked here before anything trains) and the chosen values are recorded in
 each suite's `suite.json`. The smoke and cpu sizes were timed on 2 CPU cores (README, "Expected
-cost": 21.3-23.1 min and about 2 hours); the small one is arithmetic from an assumed GPU img/s until
+cost": 28.4 min and about 2 hours); the small one is arithmetic from an assumed GPU img/s until
 `speed.json` or `tox -e bench` measure it on a GPU.
 """
 
@@ -257,8 +257,8 @@ SCALES: dict[str, Scale] = {
         seeds=1,
         max_evaluations=1,
         # Table 2 on the FFHQ column's stand-in, G original and output-skip rows (5 runs, E shared with
-        # Table 1), as at the cpu scale: all 16 of its runs took the smoke suites to about 40 minutes
-        # on 2 cores at 10 kimg (docs/learning-at-cpu-scale.md, "Smoke stand-ins")
+        # Table 1), as at the cpu scale: with all 16 of its runs the smoke suites took 43.6 minutes on
+        # 2 cores at 10 kimg, with these 24 runs 28.4 (docs/learning-at-cpu-scale.md, "Smoke stand-ins")
         rows={"table2": ("G original", "G output skips")},
         suite_columns={"table2": (FFHQ,)},
         speed_rounds=6,  # 5 configs x (1 warm-up + 6) rounds of 16 steps of about 1 s each on 2 idle cores

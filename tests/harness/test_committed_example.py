@@ -14,12 +14,17 @@ from harness.metrics import METRICS
 from harness.metrics.rows import unique_rows
 from harness.results import find_run_dirs, load_metric_rows, load_results, load_speed
 from harness.rundir import RunDir
+from harness.suites.runner import plan_runs
+from harness.suites.scales import get_scale
+from harness.suites.tables import get_suites
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {"smoke": REPO_ROOT / "results" / "smoke-example", "cpu": REPO_ROOT / "results" / "cpu-example"}
 # Every suite writes suite.json; one a scale does not cover lists its cells as left out.
 SUITES = ["figure8", "table1", "table2", "table3"]
-RUNS = {"smoke": 24, "cpu": 80}  # smoke: 24 unique runs, one seed; cpu: 10 configs x 8 seeds
+# Runs each example must hold: what its scale preset plans today (smoke 24, cpu 80), so that a preset
+# change without a regenerated example fails here.
+RUNS = {scale: len(plan_runs(get_suites("all"), get_scale(scale), lambda source: True)) for scale in EXAMPLES}
 # What each metric row must say about how it was computed (issue 13).
 PROTOCOL_FIELDS = ("real_samples", "real_rule", "preprocessing", "comparability", "feature_network",
                    "weights_sha256", "seeds", "repeats", "num_samples")

@@ -4,6 +4,7 @@ import math
 import pytest
 
 from common.options import parse_assignment
+from harness.suites.runner import covered_cells
 from harness.suites.scales import SCALES, Scale, get_scale, resolve_dataset
 from harness.suites.tables import CAR, FFHQ, SUITES
 
@@ -92,26 +93,30 @@ def test_evaluations_are_the_tables_count_capped_by_the_scale():
     assert get_scale("smoke", max_evaluations=20).evaluations(SUITES["table1"]) == 10
 
 
+# Table 2's original and output-skip G rows on the FFHQ column: the cells the cpu and smoke scales cover.
+TABLE2_ORIGINAL_AND_SKIP_G_ON_FFHQ = {(g, f"{FFHQ} / {d}") for g in ("G original", "G output skips")
+                                      for d in ("D original", "D input skips", "D residual")}
+
+
+def covered_cell_names(scale) -> set[tuple[str, str, str]]:
+    """(suite, row, column) of every cell `scale` covers (harness.suites.runner.covered_cells)."""
+    return {(suite.name, cell.row, cell.column) for suite, cell in covered_cells(scale)}
+
+
 def test_cpu_scale_covers_the_findings_it_must_decide():
-    cpu = get_scale("cpu")
-    covered = {(suite.name, cell.row, cell.column) for suite in SUITES.values() for cell in suite.cells
-               if cpu.covers(suite.name, cell.row, cell.dataset)}
+    covered = covered_cell_names(get_scale("cpu"))
     table1 = {row for suite, row, _ in covered if suite == "table1"}
     assert table1 == {"A", "B", "C", "D"}  # droplets and precision/recall (A->B), lazy R1 (B->C), path length
     table2 = {(row, column) for suite, row, column in covered if suite == "table2"}
-    assert table2 == {(g, f"{FFHQ} / {d}") for g in ("G original", "G output skips")
-                      for d in ("D original", "D input skips", "D residual")}  # output skips, every D
+    assert table2 == TABLE2_ORIGINAL_AND_SKIP_G_ON_FFHQ  # output skips, every D
     assert not any(suite == "table3" for suite, _, _ in covered)
 
 
 def test_smoke_scale_covers_every_suite_and_table2_on_one_column():
-    smoke = get_scale("smoke")
-    left_out = {(suite.name, cell.row, cell.column) for suite in SUITES.values() for cell in suite.cells
-                if not smoke.covers(suite.name, cell.row, cell.dataset)}
-    table2_kept = {(g, f"{FFHQ} / {d}") for g in ("G original", "G output skips")
-                   for d in ("D original", "D input skips", "D residual")}
+    every_cell = {(suite.name, cell.row, cell.column) for suite in SUITES.values() for cell in suite.cells}
+    left_out = every_cell - covered_cell_names(get_scale("smoke"))
     assert left_out == {("table2", cell.row, cell.column) for cell in SUITES["table2"].cells
-                        if (cell.row, cell.column) not in table2_kept}
+                        if (cell.row, cell.column) not in TABLE2_ORIGINAL_AND_SKIP_G_ON_FFHQ}
     assert get_scale("smoke", suite_columns={}, rows={}).covers("table2", "G residual", CAR)
 
 

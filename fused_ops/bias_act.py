@@ -145,9 +145,19 @@ def _forward_torch(x, b, dim, act, alpha, gain, clamp) -> torch.Tensor:
     return y
 
 
+# The Triton kernel computes in float32: float64 would lose precision there (gradcheck fails), so
+# it takes the torch path, as any dtype the kernel does not handle.
+TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+
+
+def uses_triton(x: torch.Tensor) -> bool:
+    """Whether the fused forward of `x` runs the Triton kernel: CUDA, a kernel dtype, Triton present."""
+    return x.is_cuda and x.dtype in TRITON_DTYPES and triton_available("cuda")
+
+
 def _forward(x, b, dim, act, alpha, gain, clamp) -> torch.Tensor:
-    """Triton kernel on CUDA where it builds, else the torch in-place forward."""
-    if x.is_cuda and triton_available("cuda"):
+    """Triton kernel on CUDA where it builds (float16/bfloat16/float32), else the torch forward."""
+    if uses_triton(x):
         try:
             from fused_ops._triton_kernels import bias_act_forward
 

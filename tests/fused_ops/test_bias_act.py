@@ -1,6 +1,7 @@
 """bias_act: known answers, fast path vs reference to second order, saved memory, errors."""
 
 import math
+import types
 import uuid
 import warnings
 
@@ -104,6 +105,15 @@ def test_fused_saves_only_the_output(act, clamp):
 def test_fused_linear_without_clamp_saves_nothing():
     x, b = torch.randn(4, 8, 3, requires_grad=True), torch.randn(8, requires_grad=True)
     assert saved_tensor_bytes(lambda: bias_act(x, b, act="linear", gain=2.0, impl="fused")) == (0, 0)
+
+
+def test_triton_is_used_only_for_cuda_tensors_of_its_float32_kernel_dtypes(monkeypatch):
+    import fused_ops.bias_act as module
+
+    monkeypatch.setattr(module, "triton_available", lambda device_type: device_type == "cuda")
+    assert [module.uses_triton(types.SimpleNamespace(is_cuda=True, dtype=dtype)) for dtype in
+            (torch.float16, torch.bfloat16, torch.float32, torch.float64)] == [True, True, True, False]
+    assert not module.uses_triton(torch.zeros(2, dtype=torch.float32))  # a CPU tensor
 
 
 def test_triton_is_not_used_on_cpu_and_failures_warn_once():

@@ -121,6 +121,7 @@ def train_options(run: PlannedRun, scale: Scale, results_root: Path):
         tick_kimg=scale.tick_kimg,
         snapshot_kimg=scale.snapshot_kimg,
         first_snapshot_kimg=scale.first_snapshot_kimg(run.column),
+        growing_fraction=scale.growing_fraction,
         fig8_samples=scale.fig8_samples,
         device=scale.device,
     )

@@ -14,7 +14,7 @@ PAPER_DATA = {column: f"/data/{column}" for column in DATASET_COLUMNS}
 
 
 def test_each_run_is_planned_once_per_seed_under_its_first_suite():
-    every_cell = get_scale("smoke", seeds=2, rows={}, suite_columns={})
+    every_cell = get_scale("smoke", seeds=2, rows={}, suite_columns={}, columns=())
     runs = plan_runs(get_suites("all"), every_cell, OPENMOJI)
     keys = [(run.config, run.column, run.seed) for run in runs]
     assert len(keys) == len(set(keys))
@@ -51,8 +51,8 @@ def test_train_options_carry_the_seed_the_dataset_settings_and_the_ema_rampup(tm
     assert ffhq.seed == 1 and ffhq.xflip and ffhq.config.ema_rampup == 0.05
     assert ffhq.config.r1_gamma == 100 * (16 / 1024) ** 2  # E's official 100, scaled to 16x16 from 1024
     assert ffhq.out == tmp_path / "table1/E__ffhq__seed1"
-    # the learning check's early snapshot at 10% of the budget (10 kimg), on a tick (every 0.5 kimg)
-    assert ffhq.first_snapshot_kimg == pytest.approx(1.0) and ffhq.tick_kimg == pytest.approx(0.5)
+    # the learning check's early snapshot at 10% of the budget (16 kimg), on a tick (every 0.8 kimg)
+    assert ffhq.first_snapshot_kimg == pytest.approx(1.6) and ffhq.tick_kimg == pytest.approx(0.8)
     church_f, church_a = (train_options(runs[(config, CHURCH, 0)], scale, tmp_path) for config in ("F", "A"))
     # official: --gamma=100 for F on Church, scaled to 16x16 from 256; the growing A keeps its 10
     assert church_f.config.r1_gamma == 100.0 / 256 and not church_f.xflip
@@ -66,6 +66,21 @@ def test_train_options_carry_the_seed_the_dataset_settings_and_the_ema_rampup(tm
     assert (options.kimg, options.config.r1_gamma, options.config.resolution) == (100000, 100.0, 256)
     assert options.config.ema_rampup is None  # the paper's fixed half-life
     assert options.first_snapshot_kimg is None  # and only the paper's snapshot interval
+
+
+def test_growing_runs_reach_full_resolution_at_the_scales_growing_fraction(tmp_path):
+    from harness.train.schedule import Schedule
+
+    for fraction in (1 / 3, 0.5):
+        scale = get_scale("smoke", growing_fraction=fraction)
+        (run,) = [run for run in plan_runs(get_suites("table1"), scale, OPENMOJI)
+                  if (run.config, run.column) == ("B", FFHQ)]
+        options = train_options(run, scale, tmp_path)
+        assert options.growing_fraction == fraction
+        schedule = Schedule(options.config, round(options.kimg * 1000), options.growing_fraction)
+        full = round(fraction * options.kimg * 1000)  # 8x8 stable, fade-in to 16x16, then 16x16 stable
+        assert (schedule.state_at(full - 16).alpha < 1, schedule.state_at(full).resolution,
+                schedule.state_at(full).alpha) == (True, 16, 1.0)
 
 
 def test_suite_json_lists_one_cell_per_seed_with_evaluations_and_coverage():

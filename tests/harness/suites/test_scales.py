@@ -6,7 +6,7 @@ import pytest
 from common.options import parse_assignment
 from harness.suites.runner import covered_cells
 from harness.suites.scales import SCALES, Scale, get_scale, resolve_dataset
-from harness.suites.tables import CAR, FFHQ, SUITES
+from harness.suites.tables import CAR, CHURCH, FFHQ, SUITES
 
 
 def test_override_makes_a_new_scale_and_rejects_unknown_fields():
@@ -112,12 +112,20 @@ def test_cpu_scale_covers_the_findings_it_must_decide():
     assert not any(suite == "table3" for suite, _, _ in covered)
 
 
-def test_smoke_scale_covers_every_suite_and_table2_on_one_column():
+def test_smoke_scale_covers_every_suite_on_the_ffhq_column_and_table3_on_church():
     every_cell = {(suite.name, cell.row, cell.column) for suite in SUITES.values() for cell in suite.cells}
-    left_out = every_cell - covered_cell_names(get_scale("smoke"))
-    assert left_out == {("table2", cell.row, cell.column) for cell in SUITES["table2"].cells
-                        if (cell.row, cell.column) not in TABLE2_ORIGINAL_AND_SKIP_G_ON_FFHQ}
-    assert get_scale("smoke", suite_columns={}, rows={}).covers("table2", "G residual", CAR)
+    covered = covered_cell_names(get_scale("smoke"))
+    assert {suite for suite, _, _ in covered} == set(SUITES)
+
+    def cells(name):
+        return {(row, column) for suite, row, column in covered if suite == name}
+
+    table1 = SUITES["table1"].cells
+    assert cells("table1") == {(cell.row, cell.column) for cell in table1 if cell.column == FFHQ}
+    assert cells("table2") == TABLE2_ORIGINAL_AND_SKIP_G_ON_FFHQ
+    assert cells("table3") == {("StyleGAN", CHURCH), ("StyleGAN2", CHURCH)}
+    assert {cell for cell in every_cell if cell[0] == "figure8"} <= covered
+    assert get_scale("smoke", columns=(), rows={}).covers("table2", "G residual", CAR)
 
 
 def test_json_round_trip_keeps_a_scale():
@@ -137,6 +145,8 @@ def test_json_round_trip_keeps_a_scale():
     (dict(ema_rampup=0), r"ema_rampup=0 is not valid: it must be a finite number > 0"),
     (dict(early_snapshot=0), r"early_snapshot=0 is not valid: it must be a finite number > 0"),
     (dict(early_snapshot=1.5), r"early_snapshot=1.5 must be below 1 .*--set early_snapshot=0.1"),
+    (dict(growing_fraction=0), r"growing_fraction=0 is not valid: it must be a finite number > 0"),
+    (dict(growing_fraction=1.5), r"growing_fraction=1.5 must be at most 1 .*--set growing_fraction=0.5"),
     (dict(repeats=0), r"'repeats' is now max_evaluations.*--set max_evaluations=N"),
     (dict(nonsense=1), r"unknown scale field\(s\) \['nonsense'\]; known: "),
     (dict(resolution=12), r"resolution=12 must be 0 \(paper resolutions\) or a power of two"),

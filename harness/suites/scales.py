@@ -3,7 +3,7 @@
 Each preset's `purpose` says what it is for and what it can show; every value can be overridden
 (`--set field=value`, checked here before anything trains) and the chosen values are recorded in
 each suite's `suite.json`. The smoke and cpu sizes were timed on 2 CPU cores (README, "Expected
-cost": 28.4 min and about 2 hours); the small one is arithmetic from an assumed GPU img/s until
+cost": 25.3 min and about 2 hours); the small one is arithmetic from an assumed GPU img/s until
 `speed.json` or `tox -e bench` measure it on a GPU.
 """
 

@@ -74,11 +74,7 @@ def test_the_report_states_the_learning_check_of_the_committed_runs(scale):
     assert all(check.reached_the_end for check in checks) and len(budgets) == 1
 
 
-# Strict, so that the smoke case fails (and this mark is removed) once all its runs learn.
-SMOKE_NOT_YET = pytest.mark.xfail(strict=True, reason="4 of 24 smoke runs do not halve their FID yet")
-
-
-@pytest.mark.parametrize("scale", ["cpu", pytest.param("smoke", marks=SMOKE_NOT_YET)])
+@pytest.mark.parametrize("scale", sorted(EXAMPLES))
 def test_every_committed_run_learns(scale):
     """Issue 14's condition on every run of the committed example: final FID at most half the FID of the
     first snapshot after 10% of its budget (harness.learning)."""

@@ -208,9 +208,10 @@ def test_recipe_add_a_suite(tmp_path, monkeypatch):
     assert get_suites("toy") == (suite,) and suite in get_suites("all")
 
     # Step 3: scales cover it (every scale covers every suite unless it lists suites, rows, columns).
-    scale = get_scale("smoke", seeds=2, max_evaluations=None)
+    assert not get_scale("smoke").covers("toy", "no lazy R1", CAT)  # smoke lists columns: FFHQ, Church
+    scale = get_scale("smoke", seeds=2, max_evaluations=None, columns=())
     assert scale.covers("toy", "no lazy R1", CAT)
-    only_b = get_scale("smoke", suites=("toy",), rows={"toy": ("no lazy R1",)})
+    only_b = get_scale("smoke", suites=("toy",), rows={"toy": ("no lazy R1",)}, columns=())
     assert not only_b.covers("toy", "baseline", FFHQ) and only_b.covers("toy", "no lazy R1", CAT)
 
     # Step 4: planned: one run per (config, dataset, seed); a run Table 1 needs too is trained once,

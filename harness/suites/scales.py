@@ -57,9 +57,8 @@ class Scale(Options):
     by (resolution / paper resolution)^2 (`r1_gamma_factor`); False = the official value at any
     resolution.
     max_evaluations: cap on each table's number of metric evaluations (None: the table's own count).
-    suites / rows / columns / suite_columns: the cells this scale covers (empty = all; `rows` maps a
-    suite to the rows it covers, `suite_columns` to the dataset columns it covers; a suite that one of
-    them does not name keeps all its rows, or the columns of `columns`).
+    suites / rows / columns: the cells this scale covers (empty = all; `rows` maps a suite to the
+    rows it covers, a suite it does not name keeps all rows).
     speed_rounds / speed_steps: the side-by-side img/s timing after training (harness.measure.speed):
     rounds of `speed_steps` minibatches per config, 0 rounds = none.
     early_snapshot: one more snapshot at this share of each run's budget (at the first tick past it),
@@ -90,7 +89,6 @@ class Scale(Options):
     suites: tuple[str, ...] = ()
     rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
     columns: tuple[str, ...] = ()
-    suite_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     builtin_datasets: bool = False  # columns without a --data source use the built-in stand-ins
     speed_rounds: int = 3
     speed_steps: int = 16
@@ -153,8 +151,6 @@ class Scale(Options):
         if self.suites and suite not in self.suites:
             return False
         if suite in self.rows and row not in self.rows[suite]:
-            return False
-        if suite in self.suite_columns and column not in self.suite_columns[suite]:
             return False
         return not self.columns or column in self.columns
 
@@ -225,9 +221,6 @@ def check_scale(scale: Scale) -> None:
     for suite, rows in scale.rows.items():
         _check_names("rows", (suite,), SUITES)
         _check_names(f"rows[{suite!r}]", rows, dict.fromkeys(cell.row for cell in SUITES[suite].cells))
-    for suite, columns in scale.suite_columns.items():
-        _check_names("suite_columns", (suite,), SUITES)
-        _check_names(f"suite_columns[{suite!r}]", columns, DATASET_COLUMNS)
     _check_names("datasets", scale.datasets, DATASET_COLUMNS)
 
 

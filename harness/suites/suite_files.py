@@ -54,7 +54,6 @@ def suite_record(suite: Suite, by_key: dict, scale: Scale) -> dict:
         coverage=dict(
             suites=list(scale.suites), rows={key: list(rows) for key, rows in scale.rows.items()},
             columns=list(scale.columns),
-            suite_columns={key: list(columns) for key, columns in scale.suite_columns.items()},
             cells_not_covered=[dict(table=cell.table, row=cell.row, column=cell.column)
                                for cell in suite.cells if cell not in covered],
         ),

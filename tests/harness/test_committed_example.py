@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {"smoke": REPO_ROOT / "results" / "smoke-example", "cpu": REPO_ROOT / "results" / "cpu-example"}
 # Every suite writes suite.json; one a scale does not cover lists its cells as left out.
 SUITES = ["figure8", "table1", "table2", "table3"]
-# Runs each example must hold: what its scale preset plans today (smoke 24, cpu 80), so that a preset
+# Runs each example must hold: what its scale preset plans today (smoke 14, cpu 80), so that a preset
 # change without a regenerated example fails here.
 RUNS = {scale: len(plan_runs(get_suites("all"), get_scale(scale), lambda source: True)) for scale in EXAMPLES}
 # What each metric row must say about how it was computed (issue 13).

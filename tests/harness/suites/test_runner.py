@@ -14,7 +14,7 @@ PAPER_DATA = {column: f"/data/{column}" for column in DATASET_COLUMNS}
 
 
 def test_each_run_is_planned_once_per_seed_under_its_first_suite():
-    every_cell = get_scale("smoke", seeds=2, rows={}, suite_columns={}, columns=())
+    every_cell = get_scale("smoke", seeds=2, rows={}, columns=())
     runs = plan_runs(get_suites("all"), every_cell, OPENMOJI)
     keys = [(run.config, run.column, run.seed) for run in runs]
     assert len(keys) == len(set(keys))
